@@ -1,0 +1,79 @@
+"""Conversions between ROS messages and the ROS-free core (no cv_bridge: it breaks on numpy 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from dexnet_msgs.msg import Grasp
+from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_planner.depth import decode_depth, encode_depth
+from gqcnn_planner.grasp import Grasp2D
+
+MASK_ENCODINGS = ("mono8", "8UC1")
+
+
+def is_empty_image(msg: Image) -> bool:
+    return msg.width == 0 or msg.height == 0
+
+
+def image_to_depth(msg: Image) -> np.ndarray:
+    """sensor_msgs/Image (16UC1 mm or 32FC1 m) -> float32 metres, NaN for missing."""
+    return decode_depth(msg.data, msg.encoding, msg.height, msg.width, msg.step, bool(msg.is_bigendian))
+
+
+def depth_to_image(depth: np.ndarray, encoding: str = "32FC1", header: Header | None = None) -> Image:
+    """Float32 metres (NaN = missing) -> sensor_msgs/Image in 32FC1 or 16UC1."""
+    data, step = encode_depth(depth, encoding)
+    return Image(header=header or Header(), height=depth.shape[0], width=depth.shape[1], encoding=encoding,
+                 is_bigendian=0, step=step, data=data)
+
+
+def image_to_mask(msg: Image) -> np.ndarray:
+    """mono8/8UC1 image -> boolean mask (nonzero = object)."""
+    if msg.encoding not in MASK_ENCODINGS:
+        raise ValueError(f"unsupported mask encoding '{msg.encoding}', expected mono8 or 8UC1")
+    if msg.height == 0 or msg.width == 0:
+        raise ValueError("mask image is empty")
+    step = msg.step or msg.width
+    buffer = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    if step < msg.width or buffer.size < step * (msg.height - 1) + msg.width:
+        raise ValueError(f"mask data has {buffer.size} bytes, too few for {msg.width}x{msg.height}")
+    rows = np.lib.stride_tricks.as_strided(buffer, shape=(msg.height, msg.width), strides=(step, 1))
+    return rows != 0
+
+
+def mask_to_image(mask: np.ndarray, header: Header | None = None) -> Image:
+    """Boolean mask -> mono8 image (255 = object)."""
+    data = np.where(np.asarray(mask, dtype=bool), 255, 0).astype(np.uint8)
+    return Image(header=header or Header(), height=data.shape[0], width=data.shape[1], encoding="mono8",
+                 is_bigendian=0, step=data.shape[1], data=data.tobytes())
+
+
+def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
+    return CameraIntrinsics.from_camera_info(msg)
+
+
+def intrinsics_to_camera_info(camera: CameraIntrinsics, header: Header | None = None) -> CameraInfo:
+    header = header or Header(frame_id=camera.frame_id)
+    return CameraInfo(header=header, height=camera.height, width=camera.width, distortion_model="plumb_bob",
+                      d=[0.0] * 5, k=camera.k.ravel().tolist(), r=np.eye(3).ravel().tolist(),
+                      p=camera.p.ravel().tolist())
+
+
+def grasp_to_msg(grasp: Grasp2D, q_value: float, camera: CameraIntrinsics, header: Header | None = None) -> Grasp:
+    """Grasp2D -> dexnet_msgs/Grasp with its pose in the camera optical frame."""
+    position, quaternion = grasp.pose(camera)
+    pose = PoseStamped(header=header or Header(frame_id=camera.frame_id))
+    pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in position)
+    o = pose.pose.orientation
+    o.x, o.y, o.z, o.w = (float(v) for v in quaternion)
+    return Grasp(pose=pose, q_value=float(q_value), center_px=np.array(grasp.center, dtype=np.float32),
+                 angle=float(grasp.angle), depth=float(grasp.depth), width=float(grasp.width),
+                 width_px=grasp.width_px(camera))
+
+
+def msg_to_grasp(msg: Grasp) -> Grasp2D:
+    return Grasp2D(tuple(float(v) for v in msg.center_px), msg.angle, msg.depth, msg.width)

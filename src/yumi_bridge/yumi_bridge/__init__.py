@@ -1,0 +1,1 @@
+"""Execute planned grasps on an ABB YuMi (Robot Web Services) or a MuJoCo-simulated gripper."""
