@@ -39,7 +39,7 @@ class CropSpec:
 
 def antialias(depth: np.ndarray, spec: CropSpec = CropSpec()) -> np.ndarray:
     """Box-filter a full depth image once for a batch of crops (skip when crops are not downscaled)."""
-    size = int(round(spec.scale))
+    size = round(spec.scale)
     if size <= 1:
         return np.asarray(depth, dtype=np.float32)
     return ndimage.uniform_filter(np.asarray(depth, dtype=np.float32), size=size, mode="nearest")
