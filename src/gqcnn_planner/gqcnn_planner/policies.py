@@ -1,0 +1,300 @@
+"""Grasping policies on a depth image: GQ-CNN ranking and cross-entropy method, plus two baselines.
+
+Every policy has the same signature (see `plan`), so the action server, the CLI and the benchmark all run
+exactly the same code. The model is anything with `predict(crops, depths) -> q` and a `crop_spec`
+(gqcnn_planner.model.GQCNN in production).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from scipy import ndimage
+from sklearn.mixture import GaussianMixture
+
+from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_planner.crop import CropSpec, antialias, grasp_aligned_crops
+from gqcnn_planner.depth import inpaint, missing
+from gqcnn_planner.grasp import Grasp2D
+from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
+
+POLICIES = ("ranking", "cem", "random", "igq")
+
+
+class PlanningError(Exception):
+    """A planning failure with a status name matching PlanGrasp.Result's constants."""
+
+    status = "MODEL_ERROR"
+
+
+class InvalidInputError(PlanningError):
+    status = "INVALID_INPUT"
+
+
+class NoValidGraspError(PlanningError):
+    status = "NO_VALID_GRASP"
+
+
+class CanceledError(PlanningError):
+    status = "CANCELED"
+
+
+class QualityModel(Protocol):
+    crop_spec: CropSpec
+
+    def predict(self, crops: np.ndarray, depths: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    num_candidates: int = 250  # ranking: antipodal candidates evaluated
+    top_k: int = 10  # candidates returned with the result
+    cem_seeds: int = 250  # gqcnn's Dex-Net 2.0 CEM replication: 250 seeds, 3 rounds of 50, elite 25 %
+    cem_samples: int = 50
+    cem_rounds: int = 3
+    cem_elite_fraction: float = 0.25
+    gmm_components: int = 3
+    igq_depth_offset: float = 0.015  # metres below the surface at the grasp centre
+    finger_width: float = 0.01  # metres along the grasp axis, for the jaw clearance check
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+
+@dataclass
+class Plan:
+    """The chosen grasp, the evaluated candidates (best first) and where the time went."""
+
+    policy: str
+    grasp: Grasp2D
+    q_value: float
+    candidates: GraspCandidates
+    q_values: np.ndarray
+    times: dict[str, float]
+
+    @property
+    def planning_time(self) -> float:
+        return float(sum(self.times.values()))
+
+
+Progress = Callable[[str, float, float], None]  # (stage, progress in [0, 1], best q so far)
+
+
+MAX_IMAGE_PIXELS = 4096 * 4096  # larger frames are refused rather than risking minutes of work
+
+
+def prepare_inputs(
+    depth: np.ndarray, camera: CameraIntrinsics, mask: np.ndarray | None = None,
+    roi: tuple[int, int, int, int] | None = None, min_size: int = 97,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validate and inpaint the depth image; combine mask and ROI (x, y, width, height) into one mask."""
+    depth = np.asarray(depth, dtype=np.float32)
+    if depth.ndim != 2:
+        raise InvalidInputError(f"depth image must be 2-D, got shape {depth.shape}")
+    try:
+        camera.check_image(depth)
+    except ValueError as err:
+        raise InvalidInputError(str(err)) from None
+    if min(depth.shape) < min_size:
+        raise InvalidInputError(f"depth image {depth.shape[1]}x{depth.shape[0]} is too small: grasp crops need at "
+                           f"least {min_size}x{min_size} pixels")
+    if depth.size > MAX_IMAGE_PIXELS:
+        raise InvalidInputError(f"depth image {depth.shape[1]}x{depth.shape[0]} is larger than the supported "
+                           f"{MAX_IMAGE_PIXELS} pixels")
+    if missing(depth).all():
+        raise InvalidInputError("depth image has no valid pixels (all NaN or zero)")
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != depth.shape:
+            raise InvalidInputError(f"segmask is {mask.shape[1]}x{mask.shape[0]} but depth is "
+                               f"{depth.shape[1]}x{depth.shape[0]}")
+    if roi is not None and roi[2] > 0 and roi[3] > 0:
+        x, y, w, h = roi
+        if x < 0 or y < 0 or x + w > depth.shape[1] or y + h > depth.shape[0]:
+            raise InvalidInputError(f"ROI {roi} is outside the {depth.shape[1]}x{depth.shape[0]} image")
+        box = np.zeros(depth.shape, dtype=bool)
+        box[y:y + h, x:x + w] = True
+        mask = box if mask is None else mask & box
+    if mask is not None and not mask.any():
+        raise InvalidInputError("segmask (with ROI) selects no pixels")
+    return inpaint(depth), mask
+
+
+def jaws_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, finger_width: float,
+               margin: float = 0.002) -> np.ndarray:
+    """True where both fingers, just outside the contacts, can descend to the gripper depth without hitting
+    anything seen in the depth image (collision awareness for candidates the sampler did not vet)."""
+    if len(candidates) == 0:
+        return np.zeros(0, dtype=bool)
+    ends = candidates.endpoints_px()
+    axis = np.stack([np.cos(candidates.angles), np.sin(candidates.angles)], axis=-1)
+    finger_px = finger_width * camera.fx / candidates.depths
+    clear = np.ones(len(candidates), dtype=bool)
+    for side, sign in ((0, -1.0), (1, 1.0)):
+        for step in np.linspace(0.2, 1.0, 4):
+            p = ends[:, side] + sign * axis * (finger_px * step)[:, None]
+            rows = np.clip(np.round(p[:, 1]).astype(int), 0, depth.shape[0] - 1)
+            cols = np.clip(np.round(p[:, 0]).astype(int), 0, depth.shape[1] - 1)
+            clear &= depth[rows, cols] > candidates.depths - margin
+    inside = ((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2))
+    return clear & inside
+
+
+def evaluate(model: QualityModel, filtered: np.ndarray, candidates: GraspCandidates) -> np.ndarray:
+    """GQ-CNN success probabilities of candidates, from the pre-filtered (anti-aliased) depth image."""
+    if len(candidates) == 0:
+        return np.zeros(0, dtype=np.float32)
+    crops = grasp_aligned_crops(filtered, candidates.centers, candidates.angles, model.crop_spec, prefiltered=True)
+    return np.asarray(model.predict(crops, candidates.depths.astype(np.float32)), dtype=np.float32)
+
+
+def plan(
+    policy: str,
+    depth: np.ndarray,
+    camera: CameraIntrinsics,
+    model: QualityModel,
+    rng: np.random.Generator,
+    mask: np.ndarray | None = None,
+    roi: tuple[int, int, int, int] | None = None,
+    num_candidates: int | None = None,
+    config: PolicyConfig = PolicyConfig(),
+    progress: Progress | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> Plan:
+    """Plan a grasp with one of POLICIES; raises a PlanningError subclass naming the result status."""
+    if policy not in POLICIES:
+        raise InvalidInputError(f"unknown policy '{policy}', expected one of {', '.join(POLICIES)}")
+    times: dict[str, float] = {}
+    report = progress or (lambda stage, fraction, best: None)
+
+    def check_cancel() -> None:
+        if should_cancel is not None and should_cancel():
+            raise CanceledError("planning canceled")
+
+    start = time.perf_counter()
+    report("preprocess", 0.0, 0.0)
+    filled, mask = prepare_inputs(depth, camera, mask, roi, 2 * config.sampler.min_distance_from_boundary_px + 1)
+    filtered = antialias(filled, model.crop_spec)
+    times["preprocess"] = time.perf_counter() - start
+    check_cancel()
+
+    count = num_candidates or (config.cem_seeds if policy == "cem" else config.num_candidates)
+    start = time.perf_counter()
+    report("sampling", 0.1, 0.0)
+    candidates = sample_antipodal(filled, camera, rng, count, mask, config.sampler)
+    candidates = candidates.subset(np.flatnonzero(jaws_clear(filled, candidates, camera, config.finger_width)))
+    times["sampling"] = time.perf_counter() - start
+    if len(candidates) == 0:
+        raise NoValidGraspError("no antipodal grasp candidates found" + (" on the segmented object" if mask is not None
+                                                                      else ""))
+    check_cancel()
+
+    times["inference"] = 0.0
+    if policy in ("ranking", "cem"):
+        start = time.perf_counter()
+        report("inference", 0.3, 0.0)
+        q = evaluate(model, filtered, candidates)
+        times["inference"] += time.perf_counter() - start
+        if policy == "cem":
+            candidates, q = cross_entropy_rounds(model, filled, filtered, camera, candidates, q, rng, config, times,
+                                                 report, check_cancel, mask)
+    elif policy == "random":
+        q = np.zeros(len(candidates), dtype=np.float32)
+        q[rng.integers(len(candidates))] = 1.0  # the uniformly drawn one goes first
+    else:  # igq
+        q = igq_scores(candidates, filled, mask, config)
+        depths = igq_depths(candidates, filled, config)
+        candidates = GraspCandidates(candidates.centers, candidates.angles, depths,
+                                     candidates.widths_px * depths / ((camera.fx + camera.fy) / 2),
+                                     candidates.widths_px)
+    order = np.argsort(-q, kind="stable")
+    candidates, q = candidates.subset(order), q[order]
+    q_chosen = float(q[0])
+    if policy in ("random", "igq"):  # report the GQ-CNN's opinion of the baseline's choice, for precision stats
+        start = time.perf_counter()
+        q_chosen = float(evaluate(model, filtered, candidates.subset(np.array([0])))[0])
+        times["inference"] += time.perf_counter() - start
+    report("done", 1.0, q_chosen)
+    top = np.arange(min(config.top_k, len(candidates)))
+    return Plan(policy, candidates.grasp(0), q_chosen, candidates.subset(top), q[top], times)
+
+
+def cross_entropy_rounds(
+    model: QualityModel, filled: np.ndarray, filtered: np.ndarray, camera: CameraIntrinsics,
+    seeds: GraspCandidates, seed_q: np.ndarray, rng: np.random.Generator, config: PolicyConfig,
+    times: dict[str, float], report: Progress, check_cancel: Callable[[], None], mask: np.ndarray | None,
+) -> tuple[GraspCandidates, np.ndarray]:
+    """Algorithm 2: refit a Gaussian mixture over [jaw 1 px, jaw 2 px, depth] to the elite and resample.
+
+    Returns every evaluated grasp (seeds and all rounds), so the best is never worse than the best seed.
+    """
+    pool, pool_q = [seeds], [seed_q]
+    current, current_q = seeds, seed_q
+    for round_index in range(config.cem_rounds):
+        check_cancel()
+        stage = f"cem_round_{round_index + 1}"
+        report(stage, 0.3 + 0.7 * round_index / config.cem_rounds, float(max(q.max() for q in pool_q)))
+        start = time.perf_counter()
+        n_elite = max(int(np.ceil(config.cem_elite_fraction * len(current))), 2)
+        elite = current.subset(np.argsort(-current_q)[:n_elite])
+        features = grasp_features(elite)
+        gmm = GaussianMixture(n_components=min(config.gmm_components, len(elite)), covariance_type="full",
+                              reg_covar=1e-2, random_state=int(rng.integers(2**31 - 1))).fit(features)
+        samples = candidates_from_features(gmm.sample(config.cem_samples)[0], camera, config)
+        samples = samples.subset(np.flatnonzero(jaws_clear(filled, samples, camera, config.finger_width)))
+        if mask is not None and len(samples):
+            near = ndimage.binary_dilation(mask, iterations=3)
+            c = np.round(samples.centers).astype(int)
+            samples = samples.subset(np.flatnonzero(near[c[:, 1], c[:, 0]]))
+        times["sampling"] += time.perf_counter() - start
+        if len(samples) < 2:
+            break
+        start = time.perf_counter()
+        samples_q = evaluate(model, filtered, samples)
+        times["inference"] += time.perf_counter() - start
+        pool.append(samples)
+        pool_q.append(samples_q)
+        current, current_q = samples, samples_q
+    return GraspCandidates.concatenate(pool), np.concatenate(pool_q)
+
+
+DEPTH_FEATURE_SCALE = 1000.0  # depth in mm so all five GMM features are of similar magnitude to pixels
+
+
+def grasp_features(candidates: GraspCandidates) -> np.ndarray:
+    ends = candidates.endpoints_px().reshape(-1, 4)
+    return np.column_stack([ends, candidates.depths * DEPTH_FEATURE_SCALE])
+
+
+def candidates_from_features(features: np.ndarray, camera: CameraIntrinsics, config: PolicyConfig) -> GraspCandidates:
+    """GMM samples [u1, v1, u2, v2, depth] -> grasps, dropping those outside the image or the gripper."""
+    p1, p2, depth = features[:, 0:2], features[:, 2:4], features[:, 4] / DEPTH_FEATURE_SCALE
+    delta = p2 - p1
+    width_px = np.linalg.norm(delta, axis=1)
+    width = width_px * depth / ((camera.fx + camera.fy) / 2)
+    centers = (p1 + p2) / 2
+    b = config.sampler.min_distance_from_boundary_px
+    ok = ((depth > 0) & (width > 0) & (width <= config.sampler.gripper_max_width - 2 * config.sampler.width_margin)
+          & (centers[:, 0] >= b) & (centers[:, 0] < camera.width - b)
+          & (centers[:, 1] >= b) & (centers[:, 1] < camera.height - b))
+    return GraspCandidates(centers[ok], np.arctan2(delta[ok, 1], delta[ok, 0]), depth[ok], width[ok], width_px[ok])
+
+
+def igq_scores(candidates: GraspCandidates, depth: np.ndarray, mask: np.ndarray | None,
+               config: PolicyConfig) -> np.ndarray:
+    """IGQ baseline (paper Sec. VI-C): prefer the grasp whose centre is nearest the object mask's centroid."""
+    if mask is None:
+        near = depth < np.percentile(depth, 50)
+        mask = near if near.any() else np.ones_like(depth, dtype=bool)
+    rows, cols = np.nonzero(mask)
+    centroid = np.array([cols.mean(), rows.mean()])
+    distance = np.linalg.norm(candidates.centers - centroid, axis=1)
+    return (1.0 / (1.0 + distance)).astype(np.float32)
+
+
+def igq_depths(candidates: GraspCandidates, depth: np.ndarray, config: PolicyConfig) -> np.ndarray:
+    """IGQ gripper depth: the depth at the grasp centre plus a fixed offset."""
+    c = np.round(candidates.centers).astype(int)
+    return depth[c[:, 1], c[:, 0]].astype(np.float64) + config.igq_depth_offset
