@@ -39,6 +39,10 @@ class NoValidGraspError(PlanningError):
     status = "NO_VALID_GRASP"
 
 
+class NoImageError(PlanningError):
+    status = "NO_IMAGE"
+
+
 class CanceledError(PlanningError):
     status = "CANCELED"
 

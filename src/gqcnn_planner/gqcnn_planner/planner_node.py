@@ -1,0 +1,228 @@
+"""`plan_grasp` action server: depth image in, GQ-CNN grasp out (thin: logic lives in policies.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from dexnet_msgs.action import PlanGrasp
+from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_planner.model import GQCNN, ModelError
+from gqcnn_planner.overlay import draw_grasps
+from gqcnn_planner.policies import POLICIES, InvalidInputError, NoImageError, Plan, PlanningError, PolicyConfig, plan
+from gqcnn_planner.ros_conversions import (
+    camera_info_to_intrinsics,
+    grasp_to_msg,
+    image_to_depth,
+    image_to_mask,
+    is_empty_image,
+)
+from gqcnn_planner.rviz import grasp_markers, rgb_image
+from gqcnn_planner.sampling import SamplerConfig
+from gqcnn_planner.segmentation import segment_objects
+
+STATUS = {name: getattr(PlanGrasp.Result, name) for name in
+          ("SUCCESS", "NO_VALID_GRASP", "INVALID_INPUT", "NO_IMAGE", "MODEL_ERROR", "CANCELED")}
+
+
+def default_model_path() -> str:
+    """models/gqcnn.onnx of this workspace (the package sources are symlinked into the colcon install)."""
+    return str(Path(__file__).resolve().parents[3] / "models" / "gqcnn.onnx")
+
+
+class PlannerNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("gqcnn_planner", **kwargs)
+        p = self._declare
+        self.model_path = p("model_path", default_model_path(), "ONNX GQ-CNN with its model card (.json) beside it")
+        self.policy = p("policy", "cem", f"default policy: {', '.join(POLICIES)}")
+        self.num_candidates = p("num_candidates", 250, "antipodal candidates (ranking) or CEM seeds")
+        self.top_k = p("top_k", 10, "candidates returned in the result and drawn in RViz")
+        self.cem_rounds = p("cem_rounds", 3, "cross-entropy method rounds")
+        self.cem_samples = p("cem_samples", 50, "grasps sampled from the mixture per CEM round")
+        self.gripper_max_width = p("gripper_max_width", 0.05, "metres")
+        self.seed = p("seed", 0, "random seed of the samplers (-1: random)")
+        self.model_threads = p("model_threads", 2, "onnxruntime intra-op threads")
+        self.segment_if_no_mask = p("segment_if_no_mask", True,
+                                    "segment objects above the table when no mask is given or received")
+        self.debug_image = p("publish_debug_image", True, "publish ~/debug_image with the grasps drawn")
+        depth_topic = p("depth_topic", "depth/image_raw", "depth image (16UC1 mm or 32FC1 m)")
+        info_topic = p("camera_info_topic", "depth/camera_info", "camera_info of the depth image")
+        mask_topic = p("mask_topic", "segmask", "object mask from the perception node (mono8)")
+
+        self.rng = np.random.default_rng(None if self.seed < 0 else self.seed)
+        self.model: GQCNN | None = None
+        self.model_error = ""
+        self.load_model()
+
+        self._lock = threading.Lock()
+        self._infos: deque[CameraInfo] = deque(maxlen=30)
+        self._latest: tuple[Image, CameraInfo | None] | None = None
+        self._latest_mask: Image | None = None
+        sensors = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Image, depth_topic, self.on_depth, qos_profile_sensor_data, callback_group=sensors)
+        self.create_subscription(CameraInfo, info_topic, self.on_info, qos_profile_sensor_data, callback_group=sensors)
+        self.create_subscription(Image, mask_topic, self.on_mask, 10, callback_group=sensors)
+        self.markers_pub = self.create_publisher(MarkerArray, "~/grasp_markers", 10)
+        self.debug_pub = self.create_publisher(Image, "~/debug_image", 1)
+        self.server = ActionServer(self, PlanGrasp, "plan_grasp", execute_callback=self.execute,
+                                   goal_callback=lambda _: GoalResponse.ACCEPT,
+                                   cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                   callback_group=ReentrantCallbackGroup())
+        self.get_logger().info(f"plan_grasp ready (policy {self.policy}, model {self.model_path}"
+                               + (f": NOT LOADED, {self.model_error}" if self.model is None else "") + ")")
+
+    def _declare(self, name: str, default, description: str):
+        return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+    def load_model(self) -> None:
+        try:
+            self.model = GQCNN.load(self.model_path, threads=self.model_threads)
+        except ModelError as err:
+            self.model, self.model_error = None, str(err)
+            self.get_logger().error(self.model_error)
+
+    # --- subscriptions: keep the latest frame, its camera_info matched by stamp when possible ---
+    def on_info(self, msg: CameraInfo) -> None:
+        with self._lock:
+            self._infos.append(msg)
+
+    def on_depth(self, msg: Image) -> None:
+        with self._lock:
+            matched = [i for i in self._infos if i.header.stamp == msg.header.stamp]
+            info = matched[-1] if matched else (self._infos[-1] if self._infos else None)
+            self._latest = (msg, info)
+
+    def on_mask(self, msg: Image) -> None:
+        with self._lock:
+            self._latest_mask = msg
+
+    # --- the action ---
+    def execute(self, goal_handle) -> PlanGrasp.Result:
+        start = time.perf_counter()
+        result = PlanGrasp.Result()
+        try:
+            result = self.plan_goal(goal_handle, result)
+        except PlanningError as err:
+            result.status, result.message = STATUS[err.status], str(err)
+        except (ValueError, ModelError) as err:
+            status = "MODEL_ERROR" if isinstance(err, ModelError) else "INVALID_INPUT"
+            result.status, result.message = STATUS[status], str(err)
+        except Exception as err:  # keep serving whatever happens; the traceback goes to the log
+            self.get_logger().error(traceback.format_exc())
+            result.status, result.message = STATUS["MODEL_ERROR"], f"internal error: {err!r}"
+        result.planning_time = float(time.perf_counter() - start)
+        if result.status == STATUS["SUCCESS"]:
+            goal_handle.succeed()
+        elif result.status == STATUS["CANCELED"] and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+            self.get_logger().warning(f"plan_grasp failed ({result.status}): {result.message}")
+        return result
+
+    def plan_goal(self, goal_handle, result: PlanGrasp.Result) -> PlanGrasp.Result:
+        goal: PlanGrasp.Goal = goal_handle.request
+        depth_msg, info, mask_msg = self.select_inputs(goal)
+        camera = camera_info_to_intrinsics(info)
+        depth = image_to_depth(depth_msg)
+        mask = None
+        if mask_msg is not None:
+            mask = image_to_mask(mask_msg)
+            if mask.shape != depth.shape:
+                raise InvalidInputError(f"segmask is {mask.shape[1]}x{mask.shape[0]} but depth is "
+                                        f"{depth.shape[1]}x{depth.shape[0]}")
+        if self.model is None:
+            raise ModelError(f"no GQ-CNN model loaded: {self.model_error}")
+        camera.check_image(depth, "depth image")
+        if mask is None and self.segment_if_no_mask and np.isfinite(depth).sum() > 100:
+            try:
+                mask, _ = segment_objects(depth, camera)
+                mask = mask if mask.any() else None
+            except ValueError:
+                mask = None  # no table found: plan on the whole image
+        roi = (goal.roi.x_offset, goal.roi.y_offset, goal.roi.width, goal.roi.height)
+
+        def feedback(stage: str, progress: float, best_q: float) -> None:
+            goal_handle.publish_feedback(PlanGrasp.Feedback(stage=stage, progress=float(progress),
+                                                            best_q=float(best_q)))
+
+        config = PolicyConfig(num_candidates=self.num_candidates, top_k=self.top_k, cem_seeds=self.num_candidates,
+                              cem_samples=self.cem_samples, cem_rounds=self.cem_rounds,
+                              sampler=SamplerConfig(gripper_max_width=self.gripper_max_width))
+        planned = plan(goal.policy or self.policy, depth, camera, self.model, self.rng, mask, roi,
+                       goal.num_candidates or None, config, feedback, lambda: goal_handle.is_cancel_requested)
+        header = Header(stamp=depth_msg.header.stamp, frame_id=info.header.frame_id or camera.frame_id)
+        result.status = STATUS["SUCCESS"]
+        result.grasp = grasp_to_msg(planned.grasp, planned.q_value, camera, header)
+        result.candidates = [grasp_to_msg(planned.candidates.grasp(i), planned.q_values[i], camera, header)
+                             for i in range(len(planned.candidates))]
+        result.preprocess_time = float(planned.times["preprocess"])
+        result.sampling_time = float(planned.times["sampling"])
+        result.inference_time = float(planned.times["inference"])
+        self.publish_visuals(depth, camera, planned, header)
+        return result
+
+    def select_inputs(self, goal: PlanGrasp.Goal) -> tuple[Image, CameraInfo, Image | None]:
+        """The goal's images when given, else the latest subscribed frames."""
+        with self._lock:
+            latest, latest_mask = self._latest, self._latest_mask
+            latest_info = self._infos[-1] if self._infos else None
+        if not is_empty_image(goal.depth):
+            depth_msg = goal.depth
+            info = goal.camera_info if any(goal.camera_info.k) else latest_info
+            if info is None:
+                raise InvalidInputError("goal camera_info has an all-zero K and no camera_info was received")
+            mask_msg = goal.segmask if not is_empty_image(goal.segmask) else None
+        else:
+            if latest is None:
+                raise NoImageError("goal has no depth image and none has been received on the depth topic yet")
+            depth_msg, info = latest
+            if any(goal.camera_info.k):
+                info = goal.camera_info
+            if info is None:
+                raise NoImageError("no camera_info received for the latest depth image")
+            mask_msg = goal.segmask if not is_empty_image(goal.segmask) else latest_mask
+            if mask_msg is not None and (mask_msg.height, mask_msg.width) != (depth_msg.height, depth_msg.width):
+                mask_msg = None if mask_msg is latest_mask else mask_msg  # a stale mask of another resolution
+        if not any(info.k):
+            raise InvalidInputError("camera_info has an all-zero K matrix")
+        return depth_msg, info, mask_msg
+
+    def publish_visuals(self, depth: np.ndarray, camera: CameraIntrinsics, planned: Plan, header: Header) -> None:
+        self.markers_pub.publish(grasp_markers(planned.candidates, planned.q_values, camera, header))
+        if self.debug_image and self.debug_pub.get_subscription_count() > 0:
+            self.debug_pub.publish(rgb_image(draw_grasps(depth, planned.candidates, planned.q_values), header))
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    node = PlannerNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
