@@ -1,0 +1,122 @@
+"""RealSense depth source (pyrealsense2): depth in metres (32FC1) with camera_info and frame ids.
+
+The node reads framesets from anything with `wait_for_frames(timeout_ms)`: a pyrealsense2 pipeline for a
+real camera, or a syncer fed by a pyrealsense2 software device (how the tests run without hardware).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import pyrealsense2 as rs
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
+
+
+def depth_frame_to_metres(frame: rs.depth_frame) -> np.ndarray:
+    """Z16 depth frame -> float32 metres, NaN where the camera reports no depth (0)."""
+    raw = np.asanyarray(frame.get_data()).astype(np.float32)
+    depth = raw * np.float32(frame.get_units())
+    depth[raw == 0] = np.nan
+    return depth
+
+
+def frame_intrinsics(frame: rs.frame, frame_id: str) -> CameraIntrinsics:
+    intr = frame.profile.as_video_stream_profile().intrinsics
+    return CameraIntrinsics(intr.fx, intr.fy, intr.ppx, intr.ppy, intr.width, intr.height, frame_id)
+
+
+FrameReader = Callable[[int], rs.composite_frame]
+
+
+def start_pipeline(serial: str, width: int, height: int, fps: int, align_to_color: bool) -> FrameReader:
+    """Start a camera and return its frameset reader (depth aligned to colour when asked)."""
+    config = rs.config()
+    if serial:
+        config.enable_device(serial)
+    config.enable_stream(rs.stream.depth, width, height, rs.format.z16, fps)
+    if align_to_color:
+        config.enable_stream(rs.stream.color, width, height, rs.format.rgb8, fps)
+    pipeline = rs.pipeline()
+    pipeline.start(config)
+    align = rs.align(rs.stream.color) if align_to_color else None
+
+    def read(timeout_ms: int) -> rs.composite_frame:
+        frames = pipeline.wait_for_frames(timeout_ms)
+        return align.process(frames) if align is not None else frames
+
+    read.stop = pipeline.stop  # type: ignore[attr-defined]
+    return read
+
+
+class RealSenseNode(Node):
+    def __init__(self, frame_source: FrameReader | None = None, **kwargs) -> None:
+        super().__init__("realsense_depth", **kwargs)
+
+        def p(name, default, description):
+            return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+        serial = p("serial", "", "device serial number (empty: first camera found)")
+        width, height, fps = p("width", 640, "pixels"), p("height", 480, "pixels"), p("fps", 30, "frames/s")
+        align = p("align_to_color", False, "align depth to the colour camera (frame_id should then be its frame)")
+        self.frame_id = p("frame_id", "camera_depth_optical_frame", "optical frame of the published depth")
+        self.timeout_ms = p("timeout_ms", 1000, "wait for a frameset at most this long")
+        self.read = frame_source or start_pipeline(serial, width, height, fps, align)
+        self.depth_pub = self.create_publisher(Image, "depth/image_raw", qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, "depth/camera_info", qos_profile_sensor_data)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.loop, daemon=True)
+        self._thread.start()
+
+    def loop(self) -> None:
+        while not self._stop.is_set() and rclpy.ok(context=self.context):
+            try:
+                frames = self.read(self.timeout_ms)
+            except RuntimeError as err:  # pyrealsense2 raises RuntimeError on timeouts and disconnects
+                self.get_logger().warning(f"no depth frame: {err}", throttle_duration_sec=5.0)
+                continue
+            self.publish(frames)
+
+    def publish(self, frames: rs.composite_frame) -> None:
+        frame = frames.get_depth_frame()
+        if not frame:
+            return
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+        self.depth_pub.publish(depth_to_image(depth_frame_to_metres(frame), "32FC1", header))
+        self.info_pub.publish(intrinsics_to_camera_info(frame_intrinsics(frame, self.frame_id), header))
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        getattr(self.read, "stop", lambda: None)()
+        super().destroy_node()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    try:
+        node = RealSenseNode()
+    except RuntimeError as err:
+        print(f"realsense_depth: cannot start the camera: {err}")
+        rclpy.try_shutdown()
+        raise SystemExit(1) from None
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
