@@ -15,4 +15,9 @@ export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
 if [ "${1:-}" != --no-workspace ] && [ -f "$_gq_root/install/local_setup.sh" ]; then
   COLCON_CURRENT_PREFIX="$_gq_root/install" . "$_gq_root/install/local_setup.sh"
 fi
-unset _gq_root
+# Console scripts (gqcnn-plan, the node executables) live where `ros2 run` looks for them.
+for _gq_lib in "$_gq_root"/install/*/lib/gqcnn_planner "$_gq_root"/install/*/lib/yumi_bridge; do
+  [ -d "$_gq_lib" ] && case ":$PATH:" in *":$_gq_lib:"*) ;; *) PATH="$_gq_lib:$PATH";; esac
+done
+export PATH
+unset _gq_root _gq_lib

@@ -17,6 +17,11 @@ setup(
     description="Dex-Net 2.0 GQ-CNN grasp planner for ROS 2",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "planner_node = gqcnn_planner.planner_node:main",
+            "perception_node = gqcnn_planner.perception_node:main",
+            "realsense_node = gqcnn_planner.realsense_node:main",
+            "gqcnn-plan = gqcnn_planner.cli:main",
+        ],
     },
 )

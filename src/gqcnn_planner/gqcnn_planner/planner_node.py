@@ -6,7 +6,6 @@ import threading
 import time
 import traceback
 from collections import deque
-from pathlib import Path
 
 import numpy as np
 import rclpy
@@ -24,6 +23,7 @@ from dexnet_msgs.action import PlanGrasp
 from gqcnn_planner.camera import CameraIntrinsics
 from gqcnn_planner.model import GQCNN, ModelError
 from gqcnn_planner.overlay import draw_grasps
+from gqcnn_planner.planner_defaults import default_model_path
 from gqcnn_planner.policies import POLICIES, InvalidInputError, NoImageError, Plan, PlanningError, PolicyConfig, plan
 from gqcnn_planner.ros_conversions import (
     camera_info_to_intrinsics,
@@ -40,16 +40,12 @@ STATUS = {name: getattr(PlanGrasp.Result, name) for name in
           ("SUCCESS", "NO_VALID_GRASP", "INVALID_INPUT", "NO_IMAGE", "MODEL_ERROR", "CANCELED")}
 
 
-def default_model_path() -> str:
-    """models/gqcnn.onnx of this workspace (the package sources are symlinked into the colcon install)."""
-    return str(Path(__file__).resolve().parents[3] / "models" / "gqcnn.onnx")
-
-
 class PlannerNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("gqcnn_planner", **kwargs)
         p = self._declare
-        self.model_path = p("model_path", default_model_path(), "ONNX GQ-CNN with its model card (.json) beside it")
+        self.model_path = p("model_path", "", "ONNX GQ-CNN with its model card beside it (empty: shipped model)")
+        self.model_path = self.model_path or default_model_path()
         self.policy = p("policy", "cem", f"default policy: {', '.join(POLICIES)}")
         self.num_candidates = p("num_candidates", 250, "antipodal candidates (ranking) or CEM seeds")
         self.top_k = p("top_k", 10, "candidates returned in the result and drawn in RViz")
