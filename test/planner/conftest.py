@@ -1,0 +1,54 @@
+"""Planner test fixtures: rendered tabletop scenes and a hand-written ONNX model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from heuristic_model import write_heuristic_model
+
+from dexnet.render import ObjectRenderer, look_at
+from gqcnn_planner.camera import CameraIntrinsics
+
+
+class Scene:
+    """A box on a table seen by the Dex-Net camera, with its true object mask."""
+
+    def __init__(self, size=(0.03, 0.07, 0.05), position=(0.02, -0.01), yaw=0.5, camera_position=(0.05, 0.08, 0.68)):
+        self.camera = CameraIntrinsics.primesense()
+        self.size = np.asarray(size)
+        mesh = trimesh.creation.box(self.size)
+        self.world_object = np.eye(4)
+        self.world_object[:3, 3] = [position[0], position[1], self.size[2] / 2]
+        self.world_object[:2, :2] = [[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]]
+        self.world_camera = look_at(np.asarray(camera_position, dtype=float))
+        renderer = ObjectRenderer(mesh, self.camera)
+        self.depth = renderer.render(self.world_camera, self.world_object)
+        table = renderer.render(self.world_camera, np.diag([1.0, 1.0, 1.0, 1.0]) @ _far_away())
+        self.mask = self.depth < table - 0.003
+
+    def object_pixels(self) -> np.ndarray:
+        return np.argwhere(self.mask)[:, ::-1]  # (u, v)
+
+
+def _far_away() -> np.ndarray:
+    pose = np.eye(4)
+    pose[:3, 3] = [100.0, 100.0, 0.0]  # object out of view: renders the bare table
+    return pose
+
+
+@pytest.fixture(scope="session")
+def heuristic_model_path(tmp_path_factory) -> Path:
+    return write_heuristic_model(tmp_path_factory.mktemp("model") / "heuristic.onnx")
+
+
+@pytest.fixture(scope="session")
+def scene() -> Scene:
+    return Scene()

@@ -1,0 +1,113 @@
+import itertools
+
+import numpy as np
+import pytest
+from conftest import Scene
+from heuristic_model import heuristic_q
+
+from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_planner.crop import grasp_aligned_crops
+from gqcnn_planner.model import GQCNN
+from gqcnn_planner.policies import (
+    POLICIES,
+    CanceledError,
+    InvalidInputError,
+    NoValidGraspError,
+    PolicyConfig,
+    plan,
+)
+
+
+@pytest.fixture(scope="module")
+def model(heuristic_model_path):
+    return GQCNN.load(heuristic_model_path)
+
+
+def jaws_straddle(scene: Scene, grasp) -> bool:
+    """Both contacts on the object's rim (within 3 px of the mask) and the object between them."""
+    p1, p2 = grasp.endpoints_px(scene.camera)
+    near = np.linalg.norm(scene.object_pixels()[:, None, :] - np.stack([p1, p2])[None], axis=-1).min(axis=0)
+    mid = np.round((p1 + p2) / 2).astype(int)
+    return bool((near < 3.5).all() and scene.mask[mid[1], mid[0]])
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_every_policy_grasps_the_object(policy, scene, model):
+    planned = plan(policy, scene.depth, scene.camera, model, np.random.default_rng(0), scene.mask)
+    assert jaws_straddle(scene, planned.grasp)
+    assert 0.0 < planned.grasp.width < 0.05
+    surface = scene.depth[scene.mask].min()
+    assert surface < planned.grasp.depth < surface + 0.06
+    assert set(planned.times) == {"preprocess", "sampling", "inference"}
+    assert len(planned.candidates) == len(planned.q_values) <= PolicyConfig().top_k
+
+
+def test_ranking_picks_the_highest_q_and_beats_the_median(scene, model):
+    planned = plan("ranking", scene.depth, scene.camera, model, np.random.default_rng(1), scene.mask)
+    assert np.all(np.diff(planned.q_values) <= 0)
+    crops = grasp_aligned_crops(scene.depth, [planned.grasp.center], [planned.grasp.angle])
+    assert planned.q_value == pytest.approx(heuristic_q(crops)[0], abs=1e-4)
+    everything = plan("ranking", scene.depth, scene.camera, model, np.random.default_rng(1), scene.mask,
+                      config=PolicyConfig(top_k=1000))
+    assert planned.q_value > np.median(everything.q_values)
+
+
+def test_cem_is_at_least_as_good_as_ranking_on_the_same_image(scene, model):
+    for seed in range(3):
+        ranking = plan("ranking", scene.depth, scene.camera, model, np.random.default_rng(seed), scene.mask)
+        cem = plan("cem", scene.depth, scene.camera, model, np.random.default_rng(seed), scene.mask)
+        assert cem.q_value >= ranking.q_value - 1e-6
+
+
+def test_progress_and_cancel(scene, model):
+    stages = []
+    plan("cem", scene.depth, scene.camera, model, np.random.default_rng(0), scene.mask,
+         progress=lambda stage, fraction, best: stages.append((stage, fraction)))
+    assert stages[0][0] == "preprocess" and stages[-1] == ("done", 1.0)
+    assert [s for s, _ in stages if s.startswith("cem_round")] == ["cem_round_1", "cem_round_2", "cem_round_3"]
+    assert all(b >= a for (_, a), (_, b) in itertools.pairwise(stages))
+    with pytest.raises(CanceledError):
+        plan("cem", scene.depth, scene.camera, model, np.random.default_rng(0), scene.mask, should_cancel=lambda: True)
+
+
+def test_roi_restricts_grasps(scene, model):
+    u, v = scene.object_pixels().mean(axis=0).astype(int)
+    roi = (u - 60, v - 60, 120, 120)
+    planned = plan("ranking", scene.depth, scene.camera, model, np.random.default_rng(0), roi=roi)
+    cu, cv = planned.grasp.center
+    assert roi[0] <= cu <= roi[0] + roi[2] and roi[1] <= cv <= roi[1] + roi[3]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("nan", "no valid pixels"), ("zeros", "no valid pixels"), ("size", "camera_info says"),
+    ("mask_size", "segmask is"), ("empty_mask", "selects no pixels"), ("tiny", "too small"), ("huge", "larger"),
+    ("policy", "unknown policy"), ("roi", "outside"),
+])
+def test_bad_input_is_invalid_input(case, message, scene, model):
+    depth, camera, mask, roi, policy = scene.depth, scene.camera, None, None, "ranking"
+    if case == "nan":
+        depth = np.full_like(depth, np.nan)
+    elif case == "zeros":
+        depth = np.zeros_like(depth)
+    elif case == "size":
+        depth = depth[:400]
+    elif case == "mask_size":
+        mask = np.ones((10, 10), bool)
+    elif case == "empty_mask":
+        mask = np.zeros_like(depth, dtype=bool)
+    elif case == "tiny":
+        depth, camera = np.full((1, 1), 0.7, np.float32), CameraIntrinsics(500, 500, 0, 0, 1, 1)
+    elif case == "huge":
+        camera = CameraIntrinsics(500, 500, 4000, 4000, 8000, 8000)
+        depth = np.broadcast_to(np.float32(0.7), (8000, 8000))
+    elif case == "policy":
+        policy = "telepathy"
+    elif case == "roi":
+        roi = (600, 400, 100, 100)
+    with pytest.raises(InvalidInputError, match=message):
+        plan(policy, depth, camera, model, np.random.default_rng(0), mask, roi)
+
+
+def test_flat_table_has_no_valid_grasp(scene, model):
+    with pytest.raises(NoValidGraspError):
+        plan("ranking", np.full_like(scene.depth, 0.7), scene.camera, model, np.random.default_rng(0))
