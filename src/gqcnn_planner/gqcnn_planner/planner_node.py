@@ -24,7 +24,16 @@ from gqcnn_planner.camera import CameraIntrinsics
 from gqcnn_planner.model import GQCNN, ModelError
 from gqcnn_planner.overlay import draw_grasps
 from gqcnn_planner.planner_defaults import default_model_path
-from gqcnn_planner.policies import POLICIES, InvalidInputError, NoImageError, Plan, PlanningError, PolicyConfig, plan
+from gqcnn_planner.policies import (
+    MAX_IMAGE_PIXELS,
+    POLICIES,
+    InvalidInputError,
+    NoImageError,
+    Plan,
+    PlanningError,
+    PolicyConfig,
+    plan,
+)
 from gqcnn_planner.ros_conversions import (
     camera_info_to_intrinsics,
     grasp_to_msg,
@@ -136,6 +145,9 @@ class PlannerNode(Node):
         goal: PlanGrasp.Goal = goal_handle.request
         depth_msg, info, mask_msg = self.select_inputs(goal)
         camera = camera_info_to_intrinsics(info)
+        if depth_msg.width * depth_msg.height > MAX_IMAGE_PIXELS:  # refuse before decoding hundreds of MB
+            raise InvalidInputError(f"depth image {depth_msg.width}x{depth_msg.height} is larger than the "
+                                    f"supported {MAX_IMAGE_PIXELS} pixels")
         depth = image_to_depth(depth_msg)
         mask = None
         if mask_msg is not None:
