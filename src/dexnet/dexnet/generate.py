@@ -119,7 +119,7 @@ def generate_object(obj: ObjectSpec, config: GenerationConfig, gripper_path: str
     from dexnet.gripper import load_gripper
     from dexnet.mesh import MeshError, load_object, stable_poses
     from dexnet.quality import robust_epsilon_quality
-    from dexnet.render import ObjectRenderer, sample_camera_pose, sample_planar_pose
+    from dexnet.render import ObjectRenderer, render_random_view
 
     start = time.perf_counter()
     entry = {"id": obj.id, "name": obj.name, "split": obj.split}
@@ -151,9 +151,7 @@ def generate_object(obj: ObjectSpec, config: GenerationConfig, gripper_path: str
         collides = grasps_collide(mesh.copy().apply_transform(table_object), on_table.centers[keep],
                                   on_table.axes[keep], gripper)
         for k in range(config.images_per_pose):
-            world_object = sample_planar_pose(rng) @ table_object
-            world_camera = sample_camera_pose(rng)
-            depth = renderer.render(world_camera, world_object)
+            depth, world_object, world_camera = render_random_view(renderer, table_object, rng)
             planar = world_object @ np.linalg.inv(table_object)
             centers_world = on_table.centers[keep] @ planar[:3, :3].T + planar[:3, 3]
             axes_world = on_table.axes[keep] @ planar[:3, :3].T

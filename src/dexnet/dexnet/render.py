@@ -121,3 +121,13 @@ class ObjectRenderer:
         u0, v0 = max(u0, 0), max(v0, 0)
         u1, v1 = min(u1, self.camera.width), min(v1, self.camera.height)
         return (u0, v0, u1, v1) if u1 > u0 and v1 > v0 else None
+
+
+def render_random_view(
+    renderer: ObjectRenderer, table_object: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Dex-Net 2.0 image of an object resting in `table_object` (a stable pose): random planar placement
+    and camera pose. Returns (depth, world_object, world_camera)."""
+    world_object = sample_planar_pose(rng) @ table_object
+    world_camera = sample_camera_pose(rng)
+    return renderer.render(world_camera, world_object), world_object, world_camera
