@@ -87,7 +87,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(one_worker, mesh_dir, tmp
     os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: driver, scheduler and worker
     proc.wait()
     assert list((out / dataset.SHARD_DIR).glob("obj_*"))
-    assert dexnet_main(cmd[3:] + ["--resume"]) == 0
+    assert dexnet_main([*cmd[3:], "--resume"]) == 0
     a, b = shards(one_worker), shards(out)
     assert a.keys() == b.keys()
     for object_id in a:
@@ -99,7 +99,7 @@ def test_existing_dataset_needs_resume_and_same_config(one_worker, mesh_dir, cap
     args = ["generate", "--out", str(one_worker), "--no-pybullet", "--mesh-dir", str(mesh_dir)]
     assert dexnet_main(args) == 1
     assert "--resume" in capsys.readouterr().err
-    assert dexnet_main(args + ["--resume", "--max-grasps", "7"]) == 1
+    assert dexnet_main([*args, "--resume", "--max-grasps", "7"]) == 1
     assert "different configuration" in capsys.readouterr().err
 
 
