@@ -66,17 +66,23 @@ def run_cli(args: argparse.Namespace) -> int:
     eq, collision = stats["robust_eq"], stats["collision"]
     positives = int(dataset.labels(eq, collision).sum())
     crop = manifest["crop"]
-    print(f"dataset {args.dataset}: {manifest['code_version']}, seed {manifest['seed']}, "
-          f"crop {crop['crop_size']}->{crop['out_size']} ({crop['transform_version']})")
-    print(f"objects: {counts['objects_done']} done, {counts['objects_skipped']} skipped, "
-          f"{counts['objects_pending']} pending")
+    print(
+        f"dataset {args.dataset}: {manifest['code_version']}, seed {manifest['seed']}, "
+        f"crop {crop['crop_size']}->{crop['out_size']} ({crop['transform_version']})"
+    )
+    print(
+        f"objects: {counts['objects_done']} done, {counts['objects_skipped']} skipped, "
+        f"{counts['objects_pending']} pending"
+    )
     for split, c in counts["by_split"].items():
         rate = 100 * c["positives"] / c["datapoints"] if c["datapoints"] else 0.0
         print(f"  {split:5s}: {c['objects']:5d} objects {c['datapoints']:9d} datapoints  {rate:5.1f}% positive")
     if stats["datapoints"]:
         q = np.percentile(eq, [10, 50, 90])
-        print(f"datapoints: {stats['datapoints']}, positive rate {100 * positives / stats['datapoints']:.1f}% "
-              f"(paper: 21.2%), collisions {100 * collision.mean():.1f}%, robust EQ > 0: {100 * (eq > 0).mean():.1f}%")
+        print(
+            f"datapoints: {stats['datapoints']}, positive rate {100 * positives / stats['datapoints']:.1f}% "
+            f"(paper: 21.2%), collisions {100 * collision.mean():.1f}%, robust EQ > 0: {100 * (eq > 0).mean():.1f}%"
+        )
         print(f"robust EQ percentiles 10/50/90: {q[0]:.5f} / {q[1]:.5f} / {q[2]:.5f}")
     out = Path(args.out) if args.out else Path(args.dataset) / "inspect_mosaic.png"
     write_mosaic(stats["samples"], out)
