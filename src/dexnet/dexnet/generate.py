@@ -246,8 +246,11 @@ def build_manifest(config: GenerationConfig, gripper_path: str, objects: list[Ob
 
 def start_client(workers: int, scheduler: str | None):
     """A Dask client on a local process cluster (one single-threaded worker per core) or a given scheduler."""
+    import logging
+
     from dask.distributed import Client, LocalCluster
 
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # the progress bar says what matters
     if scheduler:
         return Client(scheduler)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
