@@ -1,69 +1,138 @@
-"""`make demo`: the main job on the built-in simulated scene, as far as the stack exists today.
+"""`make demo`: the whole stack on the built-in simulated scene.
 
-Renders a box on a table with the Dex-Net camera model, builds the grasp across the box's short side from
-the known geometry, converts it to its 3D gripper pose, cuts the GQ-CNN input crop with the shared crop
-transform and writes an overlay PNG. Planning with the GQ-CNN arrives with the planner (issue 5).
+A held-out object (test split: never seen in training) rests on a table and is rendered with the Dex-Net
+camera model. The perception and planner nodes run in-process on the real rclpy middleware: the depth image
+and camera_info are published like a camera driver would, the perception node segments the object, and a
+PlanGrasp goal (with no image: the planner uses the subscribed frames) returns the GQ-CNN's grasp. The demo
+prints it with the timings and writes demo_output/demo_grasp.png.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-import trimesh
-
-from dexnet.render import ObjectRenderer, look_at
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.crop import grasp_aligned_crops
-from gqcnn_planner.grasp import Grasp2D
 
 OUT = Path("demo_output")
 
 
-def main() -> int:
+def wait(future, timeout: float = 60.0):
+    """Block until an rclpy future (driven by the executor thread) is done."""
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    if not done.wait(timeout):
+        raise TimeoutError(f"no answer within {timeout} s")
+    return future.result()
+
+
+def held_out_scene(seed: int = 3):
+    from dexnet import dataset
+    from dexnet.generate import DEFAULT_GRIPPER
+    from dexnet.gripper import load_gripper
+    from dexnet.mesh import MeshError, load_object, pybullet_object_paths, stable_poses
+    from dexnet.render import ObjectRenderer, render_random_view
+    from gqcnn_planner.camera import CameraIntrinsics
+
     camera = CameraIntrinsics.primesense()
-    box_size = np.array([0.035, 0.09, 0.05])
-    renderer = ObjectRenderer(trimesh.creation.box(box_size), camera)
-    world_object = np.eye(4)
-    world_object[:3, 3] = [0.02, -0.03, box_size[2] / 2]
-    world_object[:2, :2] = [[np.cos(0.6), -np.sin(0.6)], [np.sin(0.6), np.cos(0.6)]]
-    world_camera = look_at(np.array([0.08, 0.1, 0.68]))
-    depth = renderer.render(world_camera, world_object)
+    rng = np.random.default_rng(seed)
+    for path in pybullet_object_paths():
+        if dataset.object_split(f"pybullet/{path.stem}") != "test":
+            continue
+        try:
+            mesh = load_object(path, load_gripper(DEFAULT_GRIPPER))
+            poses = stable_poses(mesh)
+        except MeshError:
+            continue
+        depth, _, _ = render_random_view(ObjectRenderer(mesh, camera), poses[0][0], rng)
+        return path.stem, depth, camera
 
-    # Grasp across the short side, 1 cm below the top face: contacts from the known box pose.
-    camera_object = np.linalg.inv(world_camera) @ world_object
-    contacts_object = np.array([[-box_size[0] / 2, 0, box_size[2] / 2 - 0.01], [box_size[0] / 2, 0, 0.015]])
-    contacts = trimesh.transform_points(contacts_object, camera_object)
-    pixels = camera.project(contacts)
-    grasp = Grasp2D.from_endpoints(pixels[0], pixels[1], float(contacts[:, 2].mean()), camera)
-    position, quaternion = grasp.pose(camera)
-    crop = grasp_aligned_crops(depth, [grasp.center], [grasp.angle])[0]
 
-    OUT.mkdir(exist_ok=True)
-    fig, (ax_scene, ax_crop) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_scene.imshow(depth, cmap="viridis")
-    jaws = grasp.endpoints_px(camera)
-    ax_scene.plot(jaws[:, 0], jaws[:, 1], "r-o", lw=2)
-    ax_scene.set_title("rendered depth (m) with the grasp")
-    ax_crop.imshow(crop, cmap="viridis")
-    ax_crop.set_title("GQ-CNN input: 32x32 grasp-aligned crop")
-    fig.tight_layout()
-    fig.savefig(OUT / "demo_grasp.png", dpi=100)
+def main() -> int:
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    import rclpy
+    from rclpy.action import ActionClient
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import CameraInfo, Image
 
-    print(json.dumps({
-        "center_px": [round(v, 2) for v in grasp.center], "angle": round(grasp.angle, 4),
-        "depth": round(grasp.depth, 4), "width": round(grasp.width, 4), "width_px": round(grasp.width_px(camera), 2),
-        "position": np.round(position, 4).tolist(), "quaternion_xyzw": np.round(quaternion, 4).tolist(),
-    }))
-    print(f"box short side {box_size[0]:.3f} m, grasp width from the image {grasp.width:.3f} m; "
-          f"overlay written to {OUT / 'demo_grasp.png'}")
-    print("GQ-CNN planning is not available yet (no trained model and planner node in this build).")
+    from dexnet_msgs.action import PlanGrasp
+    from gqcnn_planner.model import GQCNN, ModelError
+    from gqcnn_planner.overlay import draw_grasps
+    from gqcnn_planner.perception_node import PerceptionNode
+    from gqcnn_planner.planner_defaults import default_model_path
+    from gqcnn_planner.planner_node import PlannerNode
+    from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info, msg_to_grasp
+    from gqcnn_planner.sampling import GraspCandidates
+
+    model_path = default_model_path()
+    try:
+        card = GQCNN.load(model_path).card
+    except ModelError as err:
+        print(f"demo: cannot plan without a trained GQ-CNN: {err}", file=sys.stderr)
+        return 1
+    name, depth, camera = held_out_scene()
+    print(f"scene: held-out object pybullet/{name} on a table, {camera.width}x{camera.height} depth, "
+          f"model {Path(model_path).name} ({card.get('preset', card.get('network', {}).get('preset', '?'))})")
+
+    rclpy.init()
+    executor = MultiThreadedExecutor(num_threads=4)
+    perception, planner = PerceptionNode(), PlannerNode()
+    driver = Node("demo_camera_driver")
+    for node in (perception, planner, driver):
+        executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        depth_pub = driver.create_publisher(Image, "depth/image_raw", qos_profile_sensor_data)
+        info_pub = driver.create_publisher(CameraInfo, "depth/camera_info", qos_profile_sensor_data)
+        client = ActionClient(driver, PlanGrasp, "plan_grasp")
+        if not client.wait_for_server(timeout_sec=10.0):
+            print("demo: plan_grasp server did not come up", file=sys.stderr)
+            return 1
+        deadline = time.time() + 10.0
+        while time.time() < deadline and (planner.latest_frame()[1] is None or planner._latest_mask is None):
+            stamp = driver.get_clock().now().to_msg()
+            image, info = depth_to_image(depth, "16UC1"), intrinsics_to_camera_info(camera)
+            image.header.stamp = info.header.stamp = stamp
+            info_pub.publish(info)
+            depth_pub.publish(image)
+            time.sleep(0.2)
+
+        planned = []
+        for policy in ("ranking", "cem"):
+            result = wait(wait(client.send_goal_async(PlanGrasp.Goal(policy=policy))).get_result_async()).result
+            if result.status != PlanGrasp.Result.SUCCESS:
+                print(f"{policy}: failed ({result.status}): {result.message}")
+                continue
+            g = result.grasp
+            print(json.dumps({"policy": policy, "center_px": [round(float(v), 1) for v in g.center_px],
+                              "angle": round(g.angle, 4), "depth": round(g.depth, 4), "width": round(g.width, 4),
+                              "width_px": round(g.width_px, 1), "q_value": round(g.q_value, 3),
+                              "planning_time": round(result.planning_time, 3),
+                              "stages_s": {"preprocess": round(result.preprocess_time, 3),
+                                           "sampling": round(result.sampling_time, 3),
+                                           "inference": round(result.inference_time, 3)}}))
+            grasps = [msg_to_grasp(c) for c in result.candidates]
+            candidates = GraspCandidates(np.array([x.center for x in grasps]), np.array([x.angle for x in grasps]),
+                                         np.array([x.depth for x in grasps]), np.array([x.width for x in grasps]),
+                                         np.array([c.width_px for c in result.candidates]))
+            OUT.mkdir(exist_ok=True)
+            from PIL import Image as PILImage
+
+            overlay = draw_grasps(depth, candidates, np.array([c.q_value for c in result.candidates]), scale=2)
+            PILImage.fromarray(overlay).save(OUT / f"demo_grasp_{policy}.png")
+            planned.append(str(OUT / f"demo_grasp_{policy}.png"))
+        if not planned:
+            return 1
+        print(f"overlays written to {', '.join(planned)}")
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        rclpy.try_shutdown()
     return 0
 
 

@@ -84,7 +84,7 @@ def test_goal_without_image_uses_the_subscribed_frames(ros, scene, heuristic_mod
     for _ in range(50):  # until the server has a frame (discovery takes a moment)
         info_pub.publish(info)
         depth_pub.publish(depth_msg)
-        if client.server._latest is not None:
+        if client.server.latest_frame()[1] is not None:
             break
         threading.Event().wait(0.1)
     _, result = client.send(PlanGrasp.Goal(policy="ranking"))

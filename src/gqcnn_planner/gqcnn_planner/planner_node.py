@@ -77,7 +77,7 @@ class PlannerNode(Node):
 
         self._lock = threading.Lock()
         self._infos: deque[CameraInfo] = deque(maxlen=30)
-        self._latest: tuple[Image, CameraInfo | None] | None = None
+        self._latest: Image | None = None
         self._latest_mask: Image | None = None
         sensors = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Image, depth_topic, self.on_depth, qos_profile_sensor_data, callback_group=sensors)
@@ -109,9 +109,16 @@ class PlannerNode(Node):
 
     def on_depth(self, msg: Image) -> None:
         with self._lock:
-            matched = [i for i in self._infos if i.header.stamp == msg.header.stamp]
-            info = matched[-1] if matched else (self._infos[-1] if self._infos else None)
-            self._latest = (msg, info)
+            self._latest = msg
+
+    def latest_frame(self) -> tuple[Image | None, CameraInfo | None]:
+        """The latest depth image and the camera_info with its stamp (else the latest camera_info)."""
+        with self._lock:
+            depth, infos = self._latest, list(self._infos)
+        if depth is None:
+            return None, None
+        matched = [i for i in infos if i.header.stamp == depth.header.stamp]
+        return depth, (matched[-1] if matched else (infos[-1] if infos else None))
 
     def on_mask(self, msg: Image) -> None:
         with self._lock:
@@ -188,9 +195,9 @@ class PlannerNode(Node):
 
     def select_inputs(self, goal: PlanGrasp.Goal) -> tuple[Image, CameraInfo, Image | None]:
         """The goal's images when given, else the latest subscribed frames."""
+        latest, latest_info = self.latest_frame()
         with self._lock:
-            latest, latest_mask = self._latest, self._latest_mask
-            latest_info = self._infos[-1] if self._infos else None
+            latest_mask = self._latest_mask
         if not is_empty_image(goal.depth):
             depth_msg = goal.depth
             info = goal.camera_info if any(goal.camera_info.k) else latest_info
@@ -200,7 +207,7 @@ class PlannerNode(Node):
         else:
             if latest is None:
                 raise NoImageError("goal has no depth image and none has been received on the depth topic yet")
-            depth_msg, info = latest
+            depth_msg, info = latest, latest_info
             if any(goal.camera_info.k):
                 info = goal.camera_info
             if info is None:
