@@ -17,6 +17,8 @@ setup(
     description="Execute planned grasps on an ABB YuMi or in MuJoCo",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "yumi_bridge = yumi_bridge.executor_node:main",
+        ],
     },
 )

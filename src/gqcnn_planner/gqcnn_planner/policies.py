@@ -236,6 +236,7 @@ def cross_entropy_rounds(
     """
     pool, pool_q = [seeds], [seed_q]
     current, current_q = seeds, seed_q
+    near_object = ndimage.binary_dilation(mask, iterations=3) if mask is not None else None
     for round_index in range(config.cem_rounds):
         check_cancel()
         stage = f"cem_round_{round_index + 1}"
@@ -245,13 +246,13 @@ def cross_entropy_rounds(
         elite = current.subset(np.argsort(-current_q)[:n_elite])
         features = grasp_features(elite)
         gmm = GaussianMixture(n_components=min(config.gmm_components, len(elite)), covariance_type="full",
-                              reg_covar=1e-2, random_state=int(rng.integers(2**31 - 1))).fit(features)
+                              reg_covar=1e-2, init_params="k-means++",
+                              random_state=int(rng.integers(2**31 - 1))).fit(features)
         samples = candidates_from_features(gmm.sample(config.cem_samples)[0], camera, config)
         samples = samples.subset(np.flatnonzero(jaws_clear(filled, samples, camera, config.finger_width)))
-        if mask is not None and len(samples):
-            near = ndimage.binary_dilation(mask, iterations=3)
+        if near_object is not None and len(samples):
             c = np.round(samples.centers).astype(int)
-            samples = samples.subset(np.flatnonzero(near[c[:, 1], c[:, 0]]))
+            samples = samples.subset(np.flatnonzero(near_object[c[:, 1], c[:, 0]]))
         times["sampling"] += time.perf_counter() - start
         if len(samples) < 2:
             break

@@ -1,0 +1,122 @@
+"""Frames of the grasp executor: camera extrinsics, grasp poses in the YuMi base frame, the finger tool offset.
+
+Poses are 4x4 homogeneous matrices named `<to>_<from>`: `base_camera` maps points in the camera optical frame
+to the YuMi base frame. Quaternions are (x, y, z, w) like ROS messages; RAPID's [q1, q2, q3, q4] is (w, x, y, z).
+
+The grasp frame (Grasp.msg, gqcnn_planner.grasp): origin between the jaw tips, x = jaw closing axis, z = approach.
+The tool (TCP) frame of the gripper is the same frame, so a grasp pose in the base frame is the TCP target; the
+robot moves its flange to `base_tcp @ inv(flange_tcp)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scipy.spatial.transform import Rotation
+
+WORKSPACE = Path(__file__).resolve().parents[3]  # package sources are symlinked into the colcon install
+DEFAULT_EXTRINSICS_FILE = WORKSPACE / "config" / "camera_extrinsics.yaml"
+
+
+def pose_matrix(position: np.ndarray, quaternion_xyzw: np.ndarray) -> np.ndarray:
+    """4x4 pose from a position (3,) and a quaternion (x, y, z, w); raises ValueError on non-finite input."""
+    position = np.asarray(position, dtype=float).reshape(3)
+    quaternion = np.asarray(quaternion_xyzw, dtype=float).reshape(4)
+    if not (np.isfinite(position).all() and np.isfinite(quaternion).all()):
+        raise ValueError(f"pose has non-finite values: position {position.tolist()}, quaternion {quaternion.tolist()}")
+    norm = np.linalg.norm(quaternion)
+    if abs(norm - 1.0) > 1e-2:
+        raise ValueError(f"orientation quaternion must have unit length, got length {norm:.4f}")
+    pose = np.eye(4)
+    pose[:3, :3] = Rotation.from_quat(quaternion / norm).as_matrix()
+    pose[:3, 3] = position
+    return pose
+
+
+def pose_parts(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """4x4 pose -> (position (3,), quaternion (x, y, z, w) with w >= 0)."""
+    quaternion = Rotation.from_matrix(pose[:3, :3]).as_quat()
+    if quaternion[3] < 0:
+        quaternion = -quaternion
+    return pose[:3, 3].copy(), quaternion
+
+
+@dataclass(frozen=True)
+class CameraExtrinsics:
+    """Pose of the camera optical frame in the robot base frame, and whether it was actually calibrated."""
+
+    base_camera: np.ndarray = field(default_factory=lambda: np.eye(4))
+    calibrated: bool = False
+    base_frame: str = "yumi_base_link"
+    camera_frame: str = "camera_depth_optical_frame"
+    source: str = ""  # where it came from, for messages
+
+    @classmethod
+    def from_pose(
+        cls, translation: np.ndarray, quaternion_xyzw: np.ndarray, calibrated: bool, **kwargs: str
+    ) -> CameraExtrinsics:
+        return cls(pose_matrix(translation, quaternion_xyzw), bool(calibrated), **kwargs)
+
+
+def load_extrinsics(path: str | Path) -> CameraExtrinsics:
+    """Read config/camera_extrinsics.yaml; raises FileNotFoundError or ValueError naming the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"camera extrinsics file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping with translation, quaternion_xyzw and calibrated")
+    missing = [key for key in ("translation", "quaternion_xyzw", "calibrated") if key not in data]
+    if missing:
+        raise ValueError(f"{path}: missing keys: {', '.join(missing)}")
+    if not isinstance(data["calibrated"], bool):
+        raise ValueError(f"{path}: 'calibrated' must be true or false, got {data['calibrated']!r}")
+    try:
+        translation = np.asarray(data["translation"], dtype=float)
+        quaternion = np.asarray(data["quaternion_xyzw"], dtype=float)
+        if translation.shape != (3,) or quaternion.shape != (4,):
+            raise ValueError("translation needs 3 numbers and quaternion_xyzw 4")
+        return CameraExtrinsics.from_pose(
+            translation,
+            quaternion,
+            data["calibrated"],
+            base_frame=str(data.get("base_frame", "yumi_base_link")),
+            camera_frame=str(data.get("camera_frame", "camera_depth_optical_frame")),
+            source=str(path),
+        )
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def grasp_in_base(extrinsics: CameraExtrinsics, camera_grasp: np.ndarray) -> np.ndarray:
+    """Grasp (TCP) pose in the camera optical frame -> the same pose in the robot base frame."""
+    return extrinsics.base_camera @ camera_grasp
+
+
+def grasp_in_camera(extrinsics: CameraExtrinsics, base_grasp: np.ndarray) -> np.ndarray:
+    """Inverse of grasp_in_base."""
+    return np.linalg.inv(extrinsics.base_camera) @ base_grasp
+
+
+@dataclass(frozen=True)
+class ToolOffset:
+    """Pose of the TCP (point between the jaw tips, x = closing axis, z = approach) in the robot flange frame."""
+
+    flange_tcp: np.ndarray = field(default_factory=lambda: pose_matrix([0.0, 0.0, 0.1142], [0.0, 0.0, 0.0, 1.0]))
+
+    @classmethod
+    def from_parameters(cls, translation: np.ndarray, quaternion_xyzw: np.ndarray) -> ToolOffset:
+        return cls(pose_matrix(translation, quaternion_xyzw))
+
+    def flange_pose(self, base_tcp: np.ndarray) -> np.ndarray:
+        """Where the flange must be for the TCP to reach `base_tcp`."""
+        return base_tcp @ np.linalg.inv(self.flange_tcp)
+
+    def tcp_pose(self, base_flange: np.ndarray) -> np.ndarray:
+        return base_flange @ self.flange_tcp

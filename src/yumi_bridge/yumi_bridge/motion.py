@@ -1,0 +1,400 @@
+"""Grasp motion planning and the safety checks that run before anything moves (ROS-free).
+
+A grasp (TCP pose in the camera optical frame, jaw width, predicted quality) becomes a list of waypoints in the
+robot base frame: pre-grasp above the grasp along the approach axis, approach, close, lift, transport to the drop
+pose (and shake there, as in the Dex-Net 2.0 protocol), release. Every waypoint is a TCP pose; backends turn them
+into robot targets (rws.py, through the tool offset) or gripper motions (sim.py).
+
+`plan_grasp_motion` refuses with a `GraspRefusedError` whose `status` says which kind of problem it is (invalid input,
+no calibration, unsafe) and whose message lists every reason in words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy.spatial.transform import Rotation
+
+from dexnet.gripper import Gripper
+from yumi_bridge.frames import CameraExtrinsics, ToolOffset, grasp_in_base, pose_matrix
+
+ARMS = ("left", "right")
+
+# Refusal kinds; the node maps them to ExecuteGrasp.Result constants of the same name in upper case.
+INVALID_INPUT = "invalid_input"
+NOT_CALIBRATED = "not_calibrated"
+UNSAFE = "unsafe"
+
+
+def setting(default: Any, help: str) -> Any:
+    """A settings field whose help text becomes the ROS parameter description."""
+    if isinstance(default, list | tuple):
+        return field(default=tuple(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Motion and safety parameters (all lengths in metres in the YuMi base frame, angles in radians)."""
+
+    default_arm: str = setting("right", "Arm used when the goal leaves `arm` empty: left or right")
+    min_q: float = setting(0.5, "Grasps whose predicted quality q_value is below this are refused")
+    allow_low_q: bool = setting(False, "Execute grasps below min_q anyway (ExecuteGrasp has no per-goal override)")
+    workspace_min: tuple = setting((0.15, -0.45, -0.01), "Lower corner of the box every TCP waypoint must stay in")
+    workspace_max: tuple = setting((0.65, 0.45, 0.50), "Upper corner of the box every TCP waypoint must stay in")
+    table_z: float = setting(0.0, "Height of the table surface in the base frame")
+    table_clearance: float = setting(0.002, "The lowest finger corner must stay this far above the table")
+    max_approach_tilt: float = setting(0.5236, "Largest angle between the approach axis and straight down")
+    approach_distance: float = setting(0.10, "Pre-grasp offset back along the approach axis")
+    lift_height: float = setting(0.15, "Straight-up lift after closing")
+    drop_position: tuple = setting((0.30, -0.20, 0.20), "Where the object is transported, shaken and released")
+    gripper_min_width: float = setting(0.0, "Smallest jaw opening of the gripper")
+    gripper_max_width: float = setting(0.05, "Largest jaw opening (YuMi smart gripper: 50 mm stroke)")
+    jaw_clearance: float = setting(0.005, "Extra opening on each side of the grasp width before closing")
+    grip_force: float = setting(20.0, "Closing force in newtons (YuMi smart gripper: at most 20 N)")
+    approach_speed: float = setting(0.05, "TCP speed from pre-grasp to grasp, m/s")
+    lift_speed: float = setting(0.10, "TCP speed while lifting, m/s")
+    transport_speed: float = setting(0.20, "TCP speed for free motion (to pre-grasp, to the drop pose), m/s")
+    max_angular_speed: float = setting(1.5, "TCP reorientation speed limit, rad/s")
+    shake_cycles: int = setting(2, "Back-and-forth shakes at the drop pose before release (0: no shake)")
+    shake_angle: float = setting(0.25, "Shake rotation about the jaw axis, radians each way")
+    shake_height: float = setting(0.03, "Shake vertical travel each way")
+    shake_speed: float = setting(0.30, "TCP speed while shaking, m/s")
+    arm_reach: float = setting(0.559, "Largest shoulder-to-flange distance (IRB 14000 datasheet reach)")
+    shoulder_left: tuple = setting((0.05355, 0.0725, 0.41492), "Left arm's first joint in the base frame")
+    shoulder_right: tuple = setting((0.05355, -0.0725, 0.41492), "Right arm's first joint in the base frame")
+    tool_offset_translation: tuple = setting((0.0, 0.0, 0.1142), "TCP (between the jaw tips) in the flange frame")
+    tool_offset_quaternion_xyzw: tuple = setting((0.0, 0.0, 0.0, 1.0), "TCP orientation in the flange frame")
+    wrist_reference_xyzw: tuple = setting(
+        (1.0, 0.0, 0.0, 0.0), "TCP orientation the wrist turns the short way from (default: pointing down)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.default_arm not in ARMS:
+            raise ValueError(f"default_arm must be 'left' or 'right', got {self.default_arm!r}")
+        for name in (
+            "workspace_min",
+            "workspace_max",
+            "drop_position",
+            "shoulder_left",
+            "shoulder_right",
+            "tool_offset_translation",
+        ):
+            _check_vector(name, getattr(self, name), 3)
+        for name in ("tool_offset_quaternion_xyzw", "wrist_reference_xyzw"):
+            _check_vector(name, getattr(self, name), 4)
+        if not np.all(np.less(self.workspace_min, self.workspace_max)):
+            raise ValueError(f"workspace_min {self.workspace_min} must be below workspace_max {self.workspace_max}")
+        if not 0 <= self.gripper_min_width < self.gripper_max_width:
+            raise ValueError("gripper range must satisfy 0 <= gripper_min_width < gripper_max_width")
+        for name in (
+            "approach_speed",
+            "lift_speed",
+            "transport_speed",
+            "max_angular_speed",
+            "shake_speed",
+            "grip_force",
+            "arm_reach",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.shake_cycles < 0:
+            raise ValueError(f"shake_cycles must be >= 0, got {self.shake_cycles}")
+
+    def tool_offset(self) -> ToolOffset:
+        return ToolOffset.from_parameters(self.tool_offset_translation, self.tool_offset_quaternion_xyzw)
+
+    def shoulder(self, arm: str) -> np.ndarray:
+        return np.asarray(self.shoulder_left if arm == "left" else self.shoulder_right, dtype=float)
+
+
+def _check_vector(name: str, value: Any, size: int) -> None:
+    array = np.asarray(value, dtype=float)
+    if array.shape != (size,) or not np.isfinite(array).all():
+        raise ValueError(f"{name} must be {size} finite numbers, got {value!r}")
+
+
+def settings_from_parameters(cls: type, values: dict[str, Any]) -> Any:
+    """Build a settings dataclass from a flat name -> value mapping; names of other settings are ignored.
+
+    Lists become tuples and integers become floats where the field's default is a float, so values read from
+    YAML or ROS parameters (which may write 1 for 1.0) fit.
+    """
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in values:
+            continue
+        value = values[f.name]
+        if isinstance(f.default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif isinstance(f.default, tuple):
+            value = tuple(float(v) for v in value)
+        elif isinstance(f.default, int) and not isinstance(f.default, bool) and isinstance(value, float):
+            if value != int(value):
+                raise ValueError(f"{f.name} must be a whole number, got {value}")
+            value = int(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def load_parameters(path: str | Path, node_name: str = "yumi_bridge") -> dict[str, Any]:
+    """The flat `ros__parameters` mapping of `node_name` from a ROS 2 parameter file (config/yumi_bridge.yaml)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise FileNotFoundError(f"parameter file not readable: {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML: {err}") from err
+    try:
+        params = data[node_name]["ros__parameters"]
+    except (KeyError, TypeError):
+        raise ValueError(f"{path}: no '{node_name}: ros__parameters:' section") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: '{node_name}.ros__parameters' must be a mapping")
+    return params
+
+
+class GraspRefusedError(Exception):
+    """The grasp will not be executed; `status` is INVALID_INPUT, NOT_CALIBRATED or UNSAFE."""
+
+    def __init__(self, status: str, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.status = status
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class Waypoint:
+    """One step: move the TCP to `pose` (base frame) at `speed`, then run the gripper command."""
+
+    phase: str  # ExecuteGrasp feedback phase
+    name: str
+    pose: np.ndarray  # 4x4 TCP pose in the base frame
+    speed: float  # m/s
+    gripper: str = "none"  # "none", "open" (to gripper_width) or "close" (with gripper_force)
+    gripper_width: float = 0.0
+    gripper_force: float = 0.0
+
+
+@dataclass(frozen=True)
+class MotionPlan:
+    arm: str
+    grasp_pose: np.ndarray  # TCP pose of the grasp in the base frame, wrist normalised
+    width: float  # grasp width from the planner
+    open_width: float  # jaw opening before closing
+    waypoints: list[Waypoint]
+
+    def describe(self) -> str:
+        position = np.round(self.grasp_pose[:3, 3], 3).tolist()
+        return (
+            f"{len(self.waypoints)} waypoints with the {self.arm} arm: grasp at {position} m (base frame), "
+            f"jaws open to {self.open_width * 1000:.1f} mm for a {self.width * 1000:.1f} mm grasp"
+        )
+
+
+@dataclass(frozen=True)
+class ExecutionOutcome:
+    """What a backend reports after executing a plan."""
+
+    success: bool  # the object was held through lift and transport (and shaking, where the plan shakes)
+    cause: str  # "" on success, else "collision", "missed", "slipped", "dropped_while_shaking" or "canceled"
+    message: str
+    final_width: float  # jaw opening before release, metres (0 when not measured)
+    duration: float  # seconds of execution (simulated seconds for the sim backend)
+    phases: list[str] = field(default_factory=list)  # phases entered, in order
+
+
+def short_way_angle(angle: float, reference: float = 0.0) -> float:
+    """The equivalent jaw angle (angle + k pi) closest to `reference`, in (reference - pi/2, reference + pi/2]."""
+    return reference + math.pi / 2 - (math.pi / 2 - (angle - reference)) % math.pi
+
+
+def short_way_rotation(rotation: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Of a TCP orientation and its half turn about the approach axis (the same parallel-jaw grasp), the one
+    nearer to `reference`, so the wrist turns the short way."""
+    flipped = rotation @ np.diag([-1.0, -1.0, 1.0])
+
+    def distance(candidate: np.ndarray) -> float:
+        return Rotation.from_matrix(reference.T @ candidate).magnitude()
+
+    return rotation if distance(rotation) <= distance(flipped) else flipped
+
+
+def check_quality(q_value: float, min_q: float, allow_low_q: bool) -> str | None:
+    if q_value < min_q and not allow_low_q:
+        return f"predicted quality q={q_value:.3f} is below min_q={min_q:.3f} (set allow_low_q to execute it anyway)"
+    return None
+
+
+def check_jaw_width(width: float, config: MotionConfig) -> str | None:
+    if width > config.gripper_max_width:
+        return (
+            f"grasp width {width * 1000:.1f} mm exceeds the gripper's largest opening "
+            f"{config.gripper_max_width * 1000:.1f} mm"
+        )
+    if width < config.gripper_min_width:
+        return f"grasp width {width * 1000:.1f} mm is below the gripper's smallest opening"
+    return None
+
+
+def check_approach(grasp_pose: np.ndarray, config: MotionConfig) -> str | None:
+    tilt = math.acos(float(np.clip(-grasp_pose[2, 2], -1.0, 1.0)))  # TCP z against straight down
+    if tilt > config.max_approach_tilt:
+        return (
+            f"approach axis is {math.degrees(tilt):.0f} deg from straight down "
+            f"(limit {math.degrees(config.max_approach_tilt):.0f} deg): is the camera extrinsic right?"
+        )
+    return None
+
+
+def check_workspace(waypoints: list[Waypoint], config: MotionConfig) -> str | None:
+    low, high = np.asarray(config.workspace_min), np.asarray(config.workspace_max)
+    for waypoint in waypoints:
+        position = waypoint.pose[:3, 3]
+        if np.any(position < low) or np.any(position > high):
+            return (
+                f"{waypoint.name} TCP position {np.round(position, 3).tolist()} m is outside the workspace box "
+                f"{list(config.workspace_min)} .. {list(config.workspace_max)}"
+            )
+    return None
+
+
+def lowest_finger_point(pose: np.ndarray, open_width: float, gripper: Gripper) -> float:
+    """Lowest base-frame z of the two finger boxes (open to `open_width`) at TCP pose `pose`."""
+    xs = np.array([open_width / 2, open_width / 2 + gripper.finger_width])
+    corners = np.array(
+        [
+            [sx * x, sy * gripper.finger_thickness / 2, z]
+            for x in xs
+            for sx in (-1, 1)
+            for sy in (-1, 1)
+            for z in (-gripper.finger_length, 0.0)
+        ]
+    )
+    return float((corners @ pose[:3, :3].T + pose[:3, 3])[:, 2].min())
+
+
+def check_table_clearance(
+    waypoints: list[Waypoint], open_width: float, config: MotionConfig, gripper: Gripper
+) -> str | None:
+    floor = config.table_z + config.table_clearance
+    for waypoint in waypoints:
+        lowest = lowest_finger_point(waypoint.pose, open_width, gripper)
+        if lowest < floor:
+            return (
+                f"{waypoint.name}: a fingertip would be {(lowest - config.table_z) * 1000:.1f} mm above the table "
+                f"(minimum {config.table_clearance * 1000:.1f} mm)"
+            )
+    return None
+
+
+def check_reach(waypoints: list[Waypoint], arm: str, config: MotionConfig) -> str | None:
+    tool = config.tool_offset()
+    shoulder = config.shoulder(arm)
+    for waypoint in waypoints:
+        distance = float(np.linalg.norm(tool.flange_pose(waypoint.pose)[:3, 3] - shoulder))
+        if distance > config.arm_reach:
+            return (
+                f"{waypoint.name} is out of reach of the {arm} arm: flange {distance:.3f} m from the shoulder "
+                f"(reach {config.arm_reach:.3f} m)"
+            )
+    return None
+
+
+def check_input(camera_grasp: np.ndarray, width: float, q_value: float, arm: str) -> list[str]:
+    """Problems with the goal itself (INVALID_INPUT)."""
+    problems = []
+    if np.shape(camera_grasp) != (4, 4) or not np.isfinite(camera_grasp).all():
+        problems.append("grasp pose must be a finite 4x4 pose")
+    if not math.isfinite(width) or width < 0:
+        problems.append(f"grasp width must be a non-negative number of metres, got {width}")
+    if not math.isfinite(q_value):
+        problems.append(f"q_value must be a number, got {q_value}")
+    if arm not in ARMS:
+        problems.append(f"arm must be 'left', 'right' or empty, got {arm!r}")
+    return problems
+
+
+def build_waypoints(grasp_pose: np.ndarray, open_width: float, config: MotionConfig) -> list[Waypoint]:
+    approach_axis = grasp_pose[:3, 2]
+    pre = grasp_pose.copy()
+    pre[:3, 3] -= config.approach_distance * approach_axis
+    lift = grasp_pose.copy()
+    lift[2, 3] += config.lift_height
+    drop = grasp_pose.copy()
+    drop[:3, 3] = config.drop_position
+    waypoints = [
+        Waypoint("pre_grasp", "pre_grasp", pre, config.transport_speed, "open", open_width),
+        Waypoint("approach", "approach", grasp_pose, config.approach_speed),
+        Waypoint("close", "close", grasp_pose, config.approach_speed, "close", 0.0, config.grip_force),
+        Waypoint("lift", "lift", lift, config.lift_speed),
+        Waypoint("transport", "transport", drop, config.transport_speed),
+    ]
+    for k in range(2 * config.shake_cycles):
+        sign = 1.0 if k % 2 == 0 else -1.0
+        shake = drop.copy()
+        shake[:3, :3] = drop[:3, :3] @ Rotation.from_rotvec([sign * config.shake_angle, 0, 0]).as_matrix()
+        shake[2, 3] += sign * config.shake_height
+        waypoints.append(Waypoint("transport", f"shake_{k + 1}", shake, config.shake_speed))
+    if config.shake_cycles:
+        waypoints.append(Waypoint("transport", "shake_end", drop, config.shake_speed))
+    waypoints.append(Waypoint("release", "release", drop, config.transport_speed, "open", config.gripper_max_width))
+    return waypoints
+
+
+def plan_grasp_motion(
+    camera_grasp: np.ndarray,
+    width: float,
+    q_value: float,
+    arm: str,
+    config: MotionConfig,
+    extrinsics: CameraExtrinsics,
+    gripper: Gripper | None = None,
+) -> MotionPlan:
+    """Waypoints for a grasp given as a TCP pose in the camera optical frame; raises GraspRefusedError.
+
+    An empty `arm` means the configured default arm.
+    """
+    arm = arm or config.default_arm
+    problems = check_input(camera_grasp, width, q_value, arm)
+    if problems:
+        raise GraspRefusedError(INVALID_INPUT, problems)
+    if not extrinsics.calibrated:
+        where = f" ({extrinsics.source})" if extrinsics.source else ""
+        raise GraspRefusedError(NOT_CALIBRATED, [f"camera extrinsics are not calibrated{where}: refusing to move"])
+    gripper = gripper or Gripper()
+    base_grasp = grasp_in_base(extrinsics, camera_grasp)
+    reference = Rotation.from_quat(config.wrist_reference_xyzw).as_matrix()
+    base_grasp[:3, :3] = short_way_rotation(base_grasp[:3, :3], reference)
+    open_width = float(min(width + 2 * config.jaw_clearance, config.gripper_max_width))
+    waypoints = build_waypoints(base_grasp, open_width, config)
+
+    reasons = [
+        reason
+        for reason in (
+            check_quality(q_value, config.min_q, config.allow_low_q),
+            check_jaw_width(width, config),
+            check_approach(base_grasp, config),
+            check_workspace(waypoints, config),
+            check_table_clearance(waypoints, open_width, config, gripper),
+            check_reach(waypoints, arm, config),
+        )
+        if reason
+    ]
+    if reasons:
+        raise GraspRefusedError(UNSAFE, reasons)
+    return MotionPlan(arm, base_grasp, float(width), open_width, waypoints)
+
+
+def camera_grasp_from_pose(position: Any, quaternion_xyzw: Any) -> np.ndarray:
+    """The 4x4 grasp pose from message fields; raises GraspRefusedError(INVALID_INPUT) if they are not a pose."""
+    try:
+        return pose_matrix(position, quaternion_xyzw)
+    except ValueError as err:
+        raise GraspRefusedError(INVALID_INPUT, [f"grasp pose: {err}"]) from None

@@ -1,0 +1,267 @@
+"""Frames and motion planning: conversions, the short-way wrist, waypoints and every safety refusal."""
+
+from dataclasses import fields, replace
+
+import numpy as np
+import pytest
+import yaml
+from scipy.spatial.transform import Rotation
+from yumi_scenes import BASE_AS_CAMERA, top_down_grasp
+
+from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_planner.grasp import Grasp2D
+from yumi_bridge.frames import (
+    DEFAULT_EXTRINSICS_FILE,
+    WORKSPACE,
+    CameraExtrinsics,
+    ToolOffset,
+    grasp_in_base,
+    grasp_in_camera,
+    load_extrinsics,
+    pose_matrix,
+    pose_parts,
+)
+from yumi_bridge.motion import (
+    INVALID_INPUT,
+    NOT_CALIBRATED,
+    UNSAFE,
+    GraspRefusedError,
+    MotionConfig,
+    camera_grasp_from_pose,
+    load_parameters,
+    plan_grasp_motion,
+    settings_from_parameters,
+    short_way_angle,
+    short_way_rotation,
+)
+
+CONFIG = MotionConfig()
+GOOD = top_down_grasp(0.40, 0.0, 0.035)
+
+
+def refusal(camera_grasp=GOOD, width=0.035, q=0.9, arm="", config=CONFIG, extrinsics=BASE_AS_CAMERA):
+    with pytest.raises(GraspRefusedError) as info:
+        plan_grasp_motion(camera_grasp, width, q, arm, config, extrinsics)
+    return info.value
+
+
+# ---- frames ---------------------------------------------------------------------------------------------------------
+
+
+def test_shipped_extrinsics_load_and_are_marked_uncalibrated():
+    extrinsics = load_extrinsics(DEFAULT_EXTRINSICS_FILE)
+    assert not extrinsics.calibrated
+    # The placeholder looks straight down from 0.7 m: the optical axis points down the base z axis.
+    np.testing.assert_allclose(extrinsics.base_camera[:3, 2], [0, 0, -1], atol=1e-6)
+    assert extrinsics.camera_frame == "camera_depth_optical_frame"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("calibrated: true\ntranslation: [0, 0, 1]\n", "missing keys: quaternion_xyzw"),
+        ("calibrated: yes please\ntranslation: [0, 0, 1]\nquaternion_xyzw: [0, 0, 0, 1]\n", "must be true or false"),
+        ("calibrated: true\ntranslation: [0, 1]\nquaternion_xyzw: [0, 0, 0, 1]\n", "translation needs 3 numbers"),
+        ("calibrated: true\ntranslation: [0, 0, 1]\nquaternion_xyzw: [0, 0, 0, 3]\n", "unit length"),
+        ("[1, 2", "not valid YAML"),
+    ],
+)
+def test_bad_extrinsics_files_name_the_problem(tmp_path, content, reason):
+    path = tmp_path / "extrinsics.yaml"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=reason):
+        load_extrinsics(path)
+    with pytest.raises(FileNotFoundError):
+        load_extrinsics(tmp_path / "missing.yaml")
+
+
+def test_grasp_pose_round_trips_between_camera_and_base():
+    camera = CameraIntrinsics.primesense()
+    extrinsics = CameraExtrinsics.from_pose([0.41, 0.02, 0.68], [0.70710678, -0.70710678, 0.01, 0.0], True)
+    grasp = Grasp2D((350.0, 210.0), 0.7, 0.64, 0.03)
+    camera_grasp = pose_matrix(*grasp.pose(camera))
+    base_grasp = grasp_in_base(extrinsics, camera_grasp)
+    # The grasp centre is the deprojected pixel, mapped by the extrinsic.
+    expected = extrinsics.base_camera[:3, :3] @ grasp.position(camera) + extrinsics.base_camera[:3, 3]
+    np.testing.assert_allclose(base_grasp[:3, 3], expected, atol=1e-12)
+    back = grasp_in_camera(extrinsics, base_grasp)
+    np.testing.assert_allclose(back, camera_grasp, atol=1e-12)
+    position, quaternion = pose_parts(back)
+    again = Grasp2D.from_pose(position, quaternion, grasp.width, camera)
+    np.testing.assert_allclose(again.center, grasp.center, atol=1e-9)
+    assert again.angle == pytest.approx(grasp.angle)
+
+
+def test_tool_offset_puts_the_flange_behind_the_finger_tips():
+    tool = ToolOffset()
+    flange = tool.flange_pose(GOOD)
+    np.testing.assert_allclose(flange[:3, 3], GOOD[:3, 3] + [0, 0, 0.1142], atol=1e-12)  # straight above
+    np.testing.assert_allclose(tool.tcp_pose(flange), GOOD, atol=1e-12)
+
+
+# ---- wrist ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("angle", "reference", "expected"),
+    [
+        (0.3, 0.0, 0.3),
+        (3.0, 0.0, 3.0 - np.pi),  # 172 deg is the same grasp as -8 deg: turn 8 deg, not 172
+        (-2.0, 0.0, -2.0 + np.pi),
+        (np.pi / 2, 0.0, np.pi / 2),  # the boundary belongs to the upper end
+        (0.0, 2.0, np.pi),  # measured from a wrist already turned 2 rad
+    ],
+)
+def test_short_way_angle(angle, reference, expected):
+    assert short_way_angle(angle, reference) == pytest.approx(expected)
+
+
+def test_short_way_rotation_flips_a_grasp_more_than_a_quarter_turn_away():
+    reference = np.diag([1.0, -1.0, -1.0])  # pointing down, jaws along base x
+    for yaw, flips in ((0.4, False), (1.4, False), (1.8, True), (-2.9, True)):
+        rotation = top_down_grasp(0, 0, 0, yaw)[:3, :3]
+        chosen = short_way_rotation(rotation, reference)
+        turn = Rotation.from_matrix(reference.T @ chosen).magnitude()
+        assert turn <= np.pi / 2 + 1e-9
+        np.testing.assert_allclose(chosen[:3, 2], rotation[:3, 2])  # same approach
+        np.testing.assert_allclose(chosen[:3, 0], -rotation[:3, 0] if flips else rotation[:3, 0], atol=1e-12)
+
+
+def test_planned_grasp_pose_is_wrist_normalised():
+    plan = plan_grasp_motion(top_down_grasp(0.4, 0.0, 0.035, yaw=2.8), 0.03, 0.9, "", CONFIG, BASE_AS_CAMERA)
+    jaw_axis = plan.grasp_pose[:3, 0]
+    assert abs(np.degrees(np.arctan2(jaw_axis[1], jaw_axis[0]))) == pytest.approx(np.degrees(np.pi - 2.8))
+
+
+# ---- waypoints ------------------------------------------------------------------------------------------------------
+
+
+def test_waypoints_follow_the_protocol():
+    plan = plan_grasp_motion(GOOD, 0.035, 0.9, "left", CONFIG, BASE_AS_CAMERA)
+    names = [w.name for w in plan.waypoints]
+    assert names == [
+        "pre_grasp",
+        "approach",
+        "close",
+        "lift",
+        "transport",
+        "shake_1",
+        "shake_2",
+        "shake_3",
+        "shake_4",
+        "shake_end",
+        "release",
+    ]
+    assert [w.phase for w in plan.waypoints][:5] == ["pre_grasp", "approach", "close", "lift", "transport"]
+    pre, approach, close, lift, transport = plan.waypoints[:5]
+    np.testing.assert_allclose(pre.pose[:3, 3], GOOD[:3, 3] + [0, 0, CONFIG.approach_distance])  # above, on axis
+    assert pre.gripper == "open" and pre.gripper_width == pytest.approx(0.035 + 2 * CONFIG.jaw_clearance)
+    np.testing.assert_allclose(approach.pose, GOOD)
+    assert close.gripper == "close" and close.gripper_force == CONFIG.grip_force
+    np.testing.assert_allclose(lift.pose[:3, 3], GOOD[:3, 3] + [0, 0, CONFIG.lift_height])
+    np.testing.assert_allclose(transport.pose[:3, 3], CONFIG.drop_position)
+    assert plan.waypoints[-1].gripper == "open"
+    assert plan.arm == "left" and "11 waypoints with the left arm" in plan.describe()
+
+
+def test_no_shaking_when_disabled():
+    plan = plan_grasp_motion(GOOD, 0.035, 0.9, "", replace(CONFIG, shake_cycles=0), BASE_AS_CAMERA)
+    assert [w.name for w in plan.waypoints][-2:] == ["transport", "release"]
+
+
+def test_opening_never_exceeds_the_stroke():
+    plan = plan_grasp_motion(GOOD, 0.048, 0.9, "", CONFIG, BASE_AS_CAMERA)
+    assert plan.open_width == CONFIG.gripper_max_width
+
+
+# ---- refusals -------------------------------------------------------------------------------------------------------
+
+
+def test_uncalibrated_camera_is_refused():
+    uncalibrated = CameraExtrinsics(np.eye(4), False, source="config/camera_extrinsics.yaml")
+    refused = refusal(extrinsics=uncalibrated)
+    assert refused.status == NOT_CALIBRATED
+    assert "not calibrated (config/camera_extrinsics.yaml)" in str(refused)
+
+
+def test_low_quality_is_refused_unless_allowed():
+    refused = refusal(q=0.2)
+    assert refused.status == UNSAFE and "q=0.200 is below min_q=0.500" in str(refused)
+    plan = plan_grasp_motion(GOOD, 0.035, 0.2, "", replace(CONFIG, allow_low_q=True), BASE_AS_CAMERA)
+    assert plan.width == 0.035
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"width": 0.062}, "grasp width 62.0 mm exceeds the gripper's largest opening 50.0 mm"),
+        ({"camera_grasp": top_down_grasp(0.80, 0.0, 0.035)}, "outside the workspace box"),
+        ({"camera_grasp": top_down_grasp(0.40, 0.0, 0.001)}, "a fingertip would be"),
+        ({"camera_grasp": top_down_grasp(0.55, 0.40, 0.035), "arm": "right"}, "out of reach of the right arm"),
+        (
+            {
+                "camera_grasp": top_down_grasp(0.40, 0.0, 0.035)
+                @ pose_matrix([0, 0, 0], Rotation.from_euler("x", 1.2).as_quat())
+            },
+            "deg from straight down",
+        ),
+    ],
+)
+def test_unsafe_goals_are_refused_with_a_reason(kwargs, reason):
+    refused = refusal(**kwargs)
+    assert refused.status == UNSAFE
+    assert reason in str(refused)
+
+
+def test_every_unsafe_reason_is_reported_at_once():
+    refused = refusal(camera_grasp=top_down_grasp(0.80, 0.0, 0.035), width=0.07, q=0.1)
+    assert len(refused.reasons) >= 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"width": float("nan")}, "width must be a non-negative number"),
+        ({"width": -0.01}, "width must be a non-negative number"),
+        ({"q": float("nan")}, "q_value must be a number"),
+        ({"arm": "middle"}, "arm must be 'left', 'right' or empty"),
+    ],
+)
+def test_invalid_goals_are_refused(kwargs, reason):
+    refused = refusal(**kwargs)
+    assert refused.status == INVALID_INPUT and reason in str(refused)
+
+
+@pytest.mark.parametrize("quaternion", [[0, 0, 0, 0], [float("nan"), 0, 0, 1], [0, 0, 0, 2]])
+def test_unreadable_poses_are_invalid_input(quaternion):
+    with pytest.raises(GraspRefusedError) as info:
+        camera_grasp_from_pose([0.0, 0.0, 0.6], quaternion)
+    assert info.value.status == INVALID_INPUT and "grasp pose" in str(info.value)
+
+
+# ---- configuration --------------------------------------------------------------------------------------------------
+
+
+def test_shipped_parameter_file_matches_the_declared_parameters():
+    from yumi_bridge.executor_node import NODE_PARAMETERS
+    from yumi_bridge.rws import RwsSettings
+    from yumi_bridge.sim import SimSettings
+
+    params = load_parameters(WORKSPACE / "config" / "yumi_bridge.yaml")
+    declared = set(NODE_PARAMETERS) | {f.name for cls in (MotionConfig, RwsSettings, SimSettings) for f in fields(cls)}
+    assert set(params) == declared  # nothing undocumented, no typos
+    config = settings_from_parameters(MotionConfig, params)
+    assert config == MotionConfig()  # the file documents the defaults
+    assert settings_from_parameters(RwsSettings, params) == RwsSettings()
+    assert settings_from_parameters(SimSettings, params) == SimSettings()
+
+
+def test_bad_configuration_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="default_arm must be 'left' or 'right'"):
+        MotionConfig(default_arm="both")
+    with pytest.raises(ValueError, match=r"workspace_min .* must be below workspace_max"):
+        settings_from_parameters(MotionConfig, {"workspace_min": [1, 1, 1], "workspace_max": [0, 0, 0]})
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"other_node": {"ros__parameters": {}}}))
+    with pytest.raises(ValueError, match="no 'yumi_bridge: ros__parameters:' section"):
+        load_parameters(path)

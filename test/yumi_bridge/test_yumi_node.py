@@ -1,0 +1,250 @@
+"""The executor node over real rclpy: sim and rws backends, refusals with status and message, cancel, auto mode."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import yaml
+from fake_rws import FakeController, FakeRwsServer
+from geometry_msgs.msg import PoseStamped
+from rclpy.action import ActionClient
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_srvs.srv import Trigger
+from yumi_scenes import grasp_across_short_side
+
+from dexnet_msgs.action import ExecuteGrasp
+from dexnet_msgs.msg import Grasp
+from gqcnn_planner.ros_conversions import grasp_to_msg, image_to_depth
+from yumi_bridge.executor_node import ExecutorNode
+from yumi_bridge.sim import box_mesh
+
+Result = ExecuteGrasp.Result
+EXTENTS = (0.03, 0.04, 0.08)
+
+
+@pytest.fixture(scope="module")
+def box_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mesh") / "box.stl"
+    box_mesh(EXTENTS).export(path)
+    return str(path)
+
+
+def start(ros, **parameters):
+    overrides = [Parameter(name, value=value) for name, value in parameters.items()]
+    node = ros.add(ExecutorNode(context=ros.context, parameter_overrides=overrides))
+    client_node = ros.add(Node("test_execute_grasp_client", context=ros.context))
+    client = ActionClient(client_node, ExecuteGrasp, "execute_grasp")
+    assert client.wait_for_server(timeout_sec=10.0)
+    return node, client_node, client
+
+
+def send(ros, client, goal, timeout=30.0):
+    feedback = []
+    handle = ros.wait(client.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback.phase)))
+    assert handle.accepted
+    return ros.wait(handle.get_result_async(), timeout).result, feedback
+
+
+def planned_grasp(node, q=0.9):
+    """What a planner would send for the node's simulated scene: across the box's short side."""
+    grasp = grasp_across_short_side(node.scene, EXTENTS)
+    return grasp_to_msg(grasp, q, node.scene.camera)
+
+
+def test_sim_backend_publishes_the_scene_and_executes_goals(ros, box_file):
+    node, client_node, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3)
+    received = threading.Event()
+    latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+    images = []
+    client_node.create_subscription(
+        Image, "/yumi_bridge/sim/depth", lambda m: (images.append(m), received.set()), latched
+    )
+    assert received.wait(10.0)
+    np.testing.assert_array_equal(image_to_depth(images[0]), node.scene.depth)
+
+    result, feedback = send(ros, client, ExecuteGrasp.Goal(grasp=planned_grasp(node)))
+    assert (result.status, result.success, result.message) == (Result.SUCCESS, True, "")
+    assert 0.025 < result.final_width < 0.045
+    assert feedback == ["checking", "pre_grasp", "approach", "close", "lift", "transport", "release", "done"]
+
+    # The same scene again, with the grasp shifted off the object along its long side: a miss.
+    missed = planned_grasp(node)
+    missed.pose.pose.position.x += 0.08
+    missed.pose.pose.position.y += 0.08
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=missed))
+    assert result.status == Result.GRASP_FAILED and not result.success
+    assert result.message.split(":")[0] in ("missed", "collision")
+
+    dry, feedback = send(ros, client, ExecuteGrasp.Goal(grasp=planned_grasp(node), arm="left", dry_run=True))
+    assert dry.status == Result.SUCCESS and not dry.success
+    assert dry.message.startswith("dry run, nothing moved: 11 waypoints with the left arm")
+    assert feedback == ["checking", "done"]
+
+
+def test_bad_goals_end_with_a_status_and_a_message(ros, box_file):
+    node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3)
+    good = planned_grasp(node)
+
+    low_q = planned_grasp(node, q=0.2)
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=low_q))
+    assert result.status == Result.UNSAFE and "below min_q=0.500" in result.message
+
+    too_wide = planned_grasp(node)
+    too_wide.width = 0.08
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=too_wide))
+    assert result.status == Result.UNSAFE and "exceeds the gripper's largest opening" in result.message
+
+    nan_width = planned_grasp(node)
+    nan_width.width = float("nan")
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=nan_width))
+    assert result.status == Result.INVALID_INPUT and "width" in result.message
+
+    no_orientation = planned_grasp(node)
+    o = no_orientation.pose.pose.orientation
+    o.x = o.y = o.z = o.w = 0.0
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=no_orientation))
+    assert result.status == Result.INVALID_INPUT and "unit length" in result.message
+
+    other_frame = planned_grasp(node)
+    other_frame.pose.header.frame_id = "some_other_frame"
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=other_frame))
+    assert result.status == Result.INVALID_INPUT and "'some_other_frame'" in result.message
+
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=good, arm="middle"))
+    assert result.status == Result.INVALID_INPUT and "arm must be" in result.message
+
+    assert node._busy.acquire(blocking=False)  # a goal arriving while another runs
+    try:
+        result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=good))
+    finally:
+        node._busy.release()
+    assert result.status == Result.ROBOT_ERROR and result.message.startswith("busy")
+
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=good))  # the node is still fine
+    assert result.status == Result.SUCCESS
+
+
+def test_cancel_during_the_approach(ros, box_file):
+    node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3, approach_speed=0.0005)
+    approaching = threading.Event()
+    handle = ros.wait(
+        client.send_goal_async(
+            ExecuteGrasp.Goal(grasp=planned_grasp(node)),
+            feedback_callback=lambda f: f.feedback.phase == "approach" and approaching.set(),
+        )
+    )
+    assert approaching.wait(10.0)
+    started = time.monotonic()
+    ros.wait(handle.cancel_goal_async())
+    result = ros.wait(handle.get_result_async()).result
+    assert result.status == Result.CANCELED and not result.success
+    assert time.monotonic() - started < 5.0
+
+
+def test_new_scene_drops_the_object_again(ros, box_file):
+    node, client_node, _ = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3)
+    assert "below this are refused" in node.describe_parameter("min_q").description
+    assert node.describe_parameter("rws_password").description  # every parameter says what it is
+    before = node.scene.world_object.copy()
+    service = client_node.create_client(Trigger, "/yumi_bridge/sim/new_scene")
+    assert service.wait_for_service(timeout_sec=10.0)
+    answer = ros.wait(service.call_async(Trigger.Request()))
+    assert answer.success and answer.message.startswith("seed 4")
+    assert not np.array_equal(node.scene.world_object, before)
+
+
+def test_auto_mode_executes_published_grasps(ros, box_file):
+    node, client_node, _ = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3, auto_grasp_topic="grasps")
+    publisher = client_node.create_publisher(Grasp, "/grasps", 1)
+    grasp = planned_grasp(node)
+    deadline = time.monotonic() + 15.0
+    while node.last_auto_result is None and time.monotonic() < deadline:
+        publisher.publish(grasp)
+        time.sleep(0.2)
+    assert node.last_auto_result is not None
+    assert node.last_auto_result.status == Result.SUCCESS
+
+
+def write_extrinsics(path, calibrated):
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "calibrated": calibrated,
+                "translation": [0.40, 0.0, 0.70],
+                "quaternion_xyzw": [0.70710678, -0.70710678, 0.0, 0.0],
+            }
+        )
+    )
+    return str(path)
+
+
+def camera_grasp(x=0.0, y=0.0, depth=0.665, q=0.9):
+    """A grasp straight below the (downward-looking) camera; base z = 0.70 - depth."""
+    pose = PoseStamped()
+    pose.header.frame_id = "camera_depth_optical_frame"
+    pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = x, y, depth
+    pose.pose.orientation.w = 1.0
+    return Grasp(pose=pose, q_value=q, width=0.035)
+
+
+def test_rws_backend_executes_through_the_controller(ros, tmp_path):
+    controller = FakeController(password="pw-for-the-test")
+    server = FakeRwsServer(controller)
+    try:
+        _, _, client = start(
+            ros,
+            backend="rws",
+            rws_address=server.url,
+            rws_password="pw-for-the-test",
+            rws_poll_interval=0.001,
+            extrinsics_file=write_extrinsics(tmp_path / "e.yaml", True),
+        )
+        result, feedback = send(ros, client, ExecuteGrasp.Goal(grasp=camera_grasp(), arm="left"))
+        assert (result.status, result.success) == (Result.SUCCESS, True)
+        assert result.final_width == pytest.approx(0.035)
+        assert feedback == ["checking", "pre_grasp", "approach", "close", "lift", "transport", "release", "done"]
+        targets = [r for r in controller.requests if "T_ROB_L/DexnetGrasp/rTarget" in r.path]
+        assert len(targets) == 11
+        # The approach target: finger tips at base (0.40, 0, 0.035), flange 114.2 mm above, tool pointing down.
+        assert targets[1].body.startswith("value=[[400.00,0.00,149.20],")
+
+        controller.grip_width_mm = 0.0
+        result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=camera_grasp()))
+        assert result.status == Result.GRASP_FAILED and result.message.startswith("missed:")
+
+        controller.fail_command = int(controller.tasks["T_ROB_R"]["nDone"]) + 1
+        controller.grip_width_mm = 35.0
+        result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=camera_grasp()))
+        assert result.status == Result.ROBOT_ERROR and "RAPID reported error 50050" in result.message
+    finally:
+        server.stop()
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=camera_grasp()))  # the controller is gone
+    assert result.status == Result.ROBOT_ERROR and "no answer from the robot controller" in result.message
+
+
+def test_rws_backend_refuses_without_calibration(ros, tmp_path):
+    _, _, client = start(
+        ros,
+        backend="rws",
+        rws_address="http://127.0.0.1:9",
+        extrinsics_file=write_extrinsics(tmp_path / "e.yaml", False),
+    )
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=camera_grasp()))
+    assert result.status == Result.NOT_CALIBRATED and "not calibrated" in result.message
+
+
+def test_rws_backend_with_a_missing_extrinsics_file_refuses_with_the_reason(ros, tmp_path):
+    _, _, client = start(
+        ros, backend="rws", rws_address="http://127.0.0.1:9", extrinsics_file=str(tmp_path / "nowhere.yaml")
+    )
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=camera_grasp()))
+    assert result.status == Result.NOT_CALIBRATED and "camera extrinsics file not found" in result.message
+
+
+def test_bad_backend_parameter_is_a_clear_start_up_error(ros):
+    with pytest.raises(ValueError, match="backend must be 'sim' or 'rws'"):
+        ExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="gazebo")])
