@@ -1,10 +1,11 @@
 """`make demo`: the whole stack on the built-in simulated scene.
 
-A held-out object (test split: never seen in training) rests on a table and is rendered with the Dex-Net
-camera model. The perception and planner nodes run in-process on the real rclpy middleware: the depth image
-and camera_info are published like a camera driver would, the perception node segments the object, and a
-PlanGrasp goal (with no image: the planner uses the subscribed frames) returns the GQ-CNN's grasp. The demo
-prints it with the timings and writes demo_output/demo_grasp.png.
+A held-out object (test split: never seen in training) is dropped onto the table of the yumi_bridge MuJoCo
+simulation and rendered with the Dex-Net camera model. The yumi_bridge (sim backend), perception and planner
+nodes run in-process on the real rclpy middleware: the rendered depth and camera_info are published like a
+camera driver would, the perception node segments the object, PlanGrasp goals (no image: the planner uses the
+subscribed frames) return the GQ-CNN's grasps, and ExecuteGrasp runs the CEM grasp in the simulation (lift,
+transport, shake). The demo prints grasps, timings and the outcome and writes overlays to demo_output/.
 """
 
 from __future__ import annotations
@@ -30,26 +31,25 @@ def wait(future, timeout: float = 60.0):
     return future.result()
 
 
-def held_out_scene(seed: int = 3):
+def held_out_object() -> tuple[str, Path]:
+    """The first loadable test-split pybullet object, preprocessed as in the dataset, saved as a mesh file."""
     from dexnet import dataset
     from dexnet.generate import DEFAULT_GRIPPER
     from dexnet.gripper import load_gripper
-    from dexnet.mesh import MeshError, load_object, pybullet_object_paths, stable_poses
-    from dexnet.render import ObjectRenderer, render_random_view
-    from gqcnn_planner.camera import CameraIntrinsics
+    from dexnet.mesh import MeshError, load_object, pybullet_object_paths
 
-    camera = CameraIntrinsics.primesense()
-    rng = np.random.default_rng(seed)
     for path in pybullet_object_paths():
         if dataset.object_split(f"pybullet/{path.stem}") != "test":
             continue
         try:
             mesh = load_object(path, load_gripper(DEFAULT_GRIPPER))
-            poses = stable_poses(mesh)
         except MeshError:
             continue
-        depth, _, _ = render_random_view(ObjectRenderer(mesh, camera), poses[0][0], rng)
-        return path.stem, depth, camera
+        OUT.mkdir(exist_ok=True)
+        target = OUT / f"heldout_{path.stem}.obj"
+        mesh.export(target)
+        return path.stem, target
+    raise RuntimeError("no loadable held-out object")
 
 
 def main() -> int:
@@ -58,10 +58,11 @@ def main() -> int:
     from rclpy.action import ActionClient
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.node import Node
+    from rclpy.parameter import Parameter
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
 
-    from dexnet_msgs.action import PlanGrasp
+    from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
     from gqcnn_planner.model import GQCNN, ModelError
     from gqcnn_planner.overlay import draw_grasps
     from gqcnn_planner.perception_node import PerceptionNode
@@ -69,6 +70,7 @@ def main() -> int:
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info, msg_to_grasp
     from gqcnn_planner.sampling import GraspCandidates
+    from yumi_bridge.executor_node import ExecutorNode
 
     model_path = default_model_path()
     try:
@@ -76,15 +78,19 @@ def main() -> int:
     except ModelError as err:
         print(f"demo: cannot plan without a trained GQ-CNN: {err}", file=sys.stderr)
         return 1
-    name, depth, camera = held_out_scene()
-    print(f"scene: held-out object pybullet/{name} on a table, {camera.width}x{camera.height} depth, "
-          f"model {Path(model_path).name} ({card.get('preset', card.get('network', {}).get('preset', '?'))})")
+    name, mesh_file = held_out_object()
 
     rclpy.init()
     executor = MultiThreadedExecutor(num_threads=4)
+    bridge = ExecutorNode(parameter_overrides=[Parameter("backend", value="sim"),
+                                               Parameter("sim_mesh_file", value=str(mesh_file)),
+                                               Parameter("sim_seed", value=1)])
+    depth, camera = bridge.scene.depth, bridge.scene.camera
+    print(f"scene: held-out object pybullet/{name} dropped on the simulated table, {camera.width}x{camera.height} "
+          f"depth, model {Path(model_path).name} ({card.get('network', {}).get('preset', '?')} preset)")
     perception, planner = PerceptionNode(), PlannerNode()
     driver = Node("demo_camera_driver")
-    for node in (perception, planner, driver):
+    for node in (bridge, perception, planner, driver):
         executor.add_node(node)
     threading.Thread(target=executor.spin, daemon=True).start()
     try:
@@ -103,13 +109,13 @@ def main() -> int:
             depth_pub.publish(image)
             time.sleep(0.2)
 
-        planned = []
+        planned, chosen = [], None
         for policy in ("ranking", "cem"):
             result = wait(wait(client.send_goal_async(PlanGrasp.Goal(policy=policy))).get_result_async()).result
             if result.status != PlanGrasp.Result.SUCCESS:
                 print(f"{policy}: failed ({result.status}): {result.message}")
                 continue
-            g = result.grasp
+            g = chosen = result.grasp
             print(json.dumps({"policy": policy, "center_px": [round(float(v), 1) for v in g.center_px],
                               "angle": round(g.angle, 4), "depth": round(g.depth, 4), "width": round(g.width, 4),
                               "width_px": round(g.width_px, 1), "q_value": round(g.q_value, 3),
@@ -130,6 +136,15 @@ def main() -> int:
         if not planned:
             return 1
         print(f"overlays written to {', '.join(planned)}")
+        executor_client = ActionClient(driver, ExecuteGrasp, "execute_grasp")
+        executor_client.wait_for_server(timeout_sec=10.0)
+        phases: list[str] = []
+        handle = wait(executor_client.send_goal_async(
+            ExecuteGrasp.Goal(grasp=chosen), feedback_callback=lambda f: phases.append(f.feedback.phase)))
+        outcome = wait(handle.get_result_async(), 120.0).result
+        print(json.dumps({"execute": "sim", "status": outcome.status, "success": outcome.success,
+                          "final_width": round(outcome.final_width, 4), "message": outcome.message,
+                          "phases": list(dict.fromkeys(phases))}))
     finally:
         executor.shutdown(timeout_sec=2.0)
         rclpy.try_shutdown()
