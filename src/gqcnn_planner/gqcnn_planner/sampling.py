@@ -35,7 +35,7 @@ class SamplerConfig:
     width_margin: float = 0.005  # metres of clearance outside each contact
     min_depth_offset: float = 0.015  # gripper depth below the surface under the jaws, metres
     max_depth_offset: float = 0.05
-    table_clearance: float = 0.006  # fingertips stop this far above what lies beside the contacts, metres
+    table_clearance: float = 0.01  # fingertips stop this far above what lies beside the contacts, metres
     depth_samples_per_grasp: int = 1
     min_grasp_distance_px: float = 2.5  # near-duplicate rejection: centre distance ...
     angle_distance_weight: float = 5.0  # ... plus this many px per radian of axis difference
@@ -206,7 +206,8 @@ def with_depths(
     floor = depth[rows, cols].min(axis=1)
     n = config.depth_samples_per_grasp
     offsets = rng.uniform(config.min_depth_offset, config.max_depth_offset, size=(len(top), n))
-    depths = np.minimum(top[:, None] + offsets, np.maximum(floor[:, None] - config.table_clearance, top[:, None] + 1e-3))
+    deepest = np.maximum(floor - config.table_clearance, top + 1e-3)
+    depths = np.minimum(top[:, None] + offsets, deepest[:, None])
     depths = depths.ravel()
     repeat = np.repeat(np.arange(len(top)), n)
     width_px = np.linalg.norm(p2 - p1, axis=1)[repeat]
