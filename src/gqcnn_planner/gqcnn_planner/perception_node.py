@@ -12,7 +12,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
-from gqcnn_planner.ros_conversions import camera_info_to_intrinsics, image_to_depth, mask_to_image
+from gqcnn_planner.ros_conversions import camera_info_for, camera_info_to_intrinsics, image_to_depth, mask_to_image
 from gqcnn_planner.segmentation import SegmentationConfig, segment_objects
 
 
@@ -55,8 +55,7 @@ class PerceptionNode(Node):
 
     def on_depth(self, msg: Image) -> None:
         with self._lock:
-            matched = [i for i in self._infos if i.header.stamp == msg.header.stamp]
-            info = matched[-1] if matched else (self._infos[-1] if self._infos else None)
+            info = camera_info_for(msg.header.stamp, list(self._infos))
         if info is None:
             self.get_logger().warning("depth image without camera_info yet: skipped", throttle_duration_sec=5.0)
             return

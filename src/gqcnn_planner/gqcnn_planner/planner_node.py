@@ -35,6 +35,7 @@ from gqcnn_planner.policies import (
     plan,
 )
 from gqcnn_planner.ros_conversions import (
+    camera_info_for,
     camera_info_to_intrinsics,
     grasp_to_msg,
     image_to_depth,
@@ -117,8 +118,7 @@ class PlannerNode(Node):
             depth, infos = self._latest, list(self._infos)
         if depth is None:
             return None, None
-        matched = [i for i in infos if i.header.stamp == depth.header.stamp]
-        return depth, (matched[-1] if matched else (infos[-1] if infos else None))
+        return depth, camera_info_for(depth.header.stamp, infos)
 
     def on_mask(self, msg: Image) -> None:
         with self._lock:

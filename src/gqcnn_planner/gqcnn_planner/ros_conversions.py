@@ -52,6 +52,12 @@ def mask_to_image(mask: np.ndarray, header: Header | None = None) -> Image:
                  is_bigendian=0, step=data.shape[1], data=data.tobytes())
 
 
+def camera_info_for(stamp, infos: list[CameraInfo]) -> CameraInfo | None:
+    """The camera_info with the depth image's stamp, else the newest one (drivers may stamp them apart)."""
+    matched = [i for i in infos if i.header.stamp == stamp]
+    return matched[-1] if matched else (infos[-1] if infos else None)
+
+
 def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
     return CameraIntrinsics.from_camera_info(msg)
 
