@@ -22,6 +22,7 @@ from dexnet.network import GQCNNNet, load_weights
 from dexnet.train import (
     TrainConfig,
     iter_epoch_batches,
+    load_run_config,
     load_run_model,
     predict_probabilities,
     read_metrics,
@@ -188,6 +189,7 @@ def test_resume_can_extend_but_not_change_a_run(synthetic, tmp_path):
         train(synthetic, run, replace(SMALL, steps=6, eval_every=None, batch_size=8), resume=True, progress=False)
     summary = train(synthetic, run, replace(SMALL, steps=6, eval_every=None), resume=True, progress=False)
     assert summary["steps"] == 6
+    assert load_run_config(run)["train"]["steps"] == 6  # the model card reports the length actually trained
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, synthetic, trained_run, capsys):

@@ -462,6 +462,9 @@ def train(
                 if f.name not in length_only and getattr(config, f.name) != getattr(saved, f.name)
             ]
             raise ValueError(f"resuming needs the run's own settings; these differ: {', '.join(changed)}")
+        if (config.epochs, config.steps) != (saved.epochs, saved.steps):  # a longer (or shorter) run: record it
+            run_config["train"] = {**run_config["train"], "epochs": config.epochs, "steps": config.steps}
+            write_json(run_dir / CONFIG_FILE, run_config)
     else:
         if (run_dir / CONFIG_FILE).exists() or checkpoint_path.exists():
             raise ValueError(

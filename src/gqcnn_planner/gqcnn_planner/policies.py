@@ -77,6 +77,7 @@ class Plan:
     candidates: GraspCandidates
     q_values: np.ndarray
     times: dict[str, float]
+    num_evaluated: int = 0  # candidates scored (sampled, plus CEM's refits)
 
     @property
     def planning_time(self) -> float:
@@ -124,6 +125,9 @@ def prepare_inputs(
     if mask is not None and not mask.any():
         raise InvalidInputError("segmask (with ROI) selects no pixels")
     return inpaint(depth), mask
+
+
+SAMPLE_OVERSAMPLING = 4  # sampled candidates per requested one, before the collision check
 
 
 def jaws_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, finger_width: float,
@@ -187,8 +191,10 @@ def plan(
     count = num_candidates or (config.cem_seeds if policy == "cem" else config.num_candidates)
     start = time.perf_counter()
     report("sampling", 0.1, 0.0)
-    candidates = sample_antipodal(filled, camera, rng, count, mask, config.sampler)
-    candidates = candidates.subset(np.flatnonzero(jaws_clear(filled, candidates, camera, config.finger_width)))
+    # Oversample (up to the sampler's M) because the finger-footprint check below rejects many deep grasps.
+    candidates = sample_antipodal(filled, camera, rng, SAMPLE_OVERSAMPLING * count, mask, config.sampler)
+    clear = np.flatnonzero(jaws_clear(filled, candidates, camera, config.finger_width))
+    candidates = candidates.subset(clear[:count])
     times["sampling"] = time.perf_counter() - start
     if len(candidates) == 0:
         raise NoValidGraspError("no antipodal grasp candidates found" + (" on the segmented object" if mask is not None
@@ -222,7 +228,7 @@ def plan(
         times["inference"] += time.perf_counter() - start
     report("done", 1.0, q_chosen)
     top = np.arange(min(config.top_k, len(candidates)))
-    return Plan(policy, candidates.grasp(0), q_chosen, candidates.subset(top), q[top], times)
+    return Plan(policy, candidates.grasp(0), q_chosen, candidates.subset(top), q[top], times, len(candidates))
 
 
 def cross_entropy_rounds(

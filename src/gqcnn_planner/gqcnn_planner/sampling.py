@@ -36,7 +36,7 @@ class SamplerConfig:
     min_depth_offset: float = 0.015  # gripper depth below the surface under the jaws, metres
     max_depth_offset: float = 0.05
     table_clearance: float = 0.01  # fingertips stop this far above what lies beside the contacts, metres
-    depth_samples_per_grasp: int = 1
+    depth_samples_per_grasp: int = 3  # gqcnn's value: small objects have few distinct jaw pairs
     min_grasp_distance_px: float = 2.5  # near-duplicate rejection: centre distance ...
     angle_distance_weight: float = 5.0  # ... plus this many px per radian of axis difference
     min_distance_from_boundary_px: int = 48  # grasp centres keep the 96 px crop window inside the image
@@ -167,9 +167,11 @@ def sample_antipodal(
     centers = (p1 + p2) / 2
     delta = p2 - p1
     angles = np.arctan2(delta[:, 1], delta[:, 0])
-    chosen = spread_out(centers, angles, num_candidates, config)
+    pairs_wanted = -(-num_candidates // max(config.depth_samples_per_grasp, 1))
+    chosen = spread_out(centers, angles, pairs_wanted, config)
     p1, p2, centers, angles = p1[chosen], p2[chosen], centers[chosen], angles[chosen]
-    return with_depths(depth, camera, p1, p2, centers, angles, rng, config)
+    candidates = with_depths(depth, camera, p1, p2, centers, angles, rng, config)
+    return candidates.subset(np.arange(min(len(candidates), num_candidates)))
 
 
 def spread_out(centers: np.ndarray, angles: np.ndarray, count: int, config: SamplerConfig) -> np.ndarray:
@@ -204,8 +206,10 @@ def with_depths(
     rows = np.clip(np.round(fingers[..., 1]).astype(int), 0, depth.shape[0] - 1)
     cols = np.clip(np.round(fingers[..., 0]).astype(int), 0, depth.shape[1] - 1)
     floor = depth[rows, cols].min(axis=1)
-    n = config.depth_samples_per_grasp
-    offsets = rng.uniform(config.min_depth_offset, config.max_depth_offset, size=(len(top), n))
+    n = max(config.depth_samples_per_grasp, 1)
+    # Stratified: the n depths of one pair cover the offset range instead of clustering by chance.
+    strata = (np.arange(n)[None, :] + rng.uniform(size=(len(top), n))) / n
+    offsets = config.min_depth_offset + strata * (config.max_depth_offset - config.min_depth_offset)
     deepest = np.maximum(floor - config.table_clearance, top + 1e-3)
     depths = np.minimum(top[:, None] + offsets, deepest[:, None])
     depths = depths.ravel()
