@@ -28,6 +28,7 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("random", "igq", "ranking", "cem", "oracle")
+MAX_FAILURE_VIEWS, MAX_FAILURE_VIEWS_PER_OBJECT = 24, 2
 PAPER = {"known": {"success": 0.93}, "novel": {"success": 0.80}, "precision": "94-100%"}
 
 
@@ -88,6 +89,21 @@ def oracle_grasp(mesh, scene, gripper, config, rng):
     return Grasp2D(tuple(centers[0]), float(angles[0]), float(depths[0]), float(world.widths[best])), float(eq[best])
 
 
+def failure_view(depth: np.ndarray, camera, grasp, half: int = 60) -> np.ndarray:
+    """RGB close-up (2x) of the depth image around a grasp, with the executed grasp drawn on it."""
+    from gqcnn_planner.overlay import draw_grasps
+    from gqcnn_planner.sampling import GraspCandidates
+
+    u, v = np.round(grasp.center).astype(int)
+    u0 = int(np.clip(u - half, 0, depth.shape[1] - 2 * half))
+    v0 = int(np.clip(v - half, 0, depth.shape[0] - 2 * half))
+    p1, p2 = grasp.endpoints_px(camera)
+    one = GraspCandidates([[grasp.center[0] - u0, grasp.center[1] - v0]], [grasp.angle], [grasp.depth],
+                          [grasp.width], [float(np.linalg.norm(p2 - p1))])
+    crop = np.where(depth > 0, depth, np.nan)[v0:v0 + 2 * half, u0:u0 + 2 * half]
+    return draw_grasps(crop, one, np.ones(1), chosen=0, scale=2)
+
+
 def run_object(job: dict) -> dict:
     """All trials and methods on one object (runs in a worker process)."""
     from dexnet.generate import DEFAULT_GRIPPER
@@ -106,7 +122,7 @@ def run_object(job: dict) -> dict:
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "trials": []}
     model = GQCNN.load(job["model"], threads=1)
-    trials = []
+    trials, views = [], []
     for t in range(job["trials"]):
         seed = trial_seed(job["name"], t)
         scene = sim.drop_object(seed)
@@ -143,8 +159,11 @@ def run_object(job: dict) -> dict:
             record["methods"][method] = {"success": bool(success), "cause": cause or "", "message": message[:200],
                                          "q": None if q is None else float(q), "planning_time": planning_time,
                                          "grasp": [*grasp.center, grasp.angle, grasp.depth, grasp.width]}
+            if not success and len(views) < MAX_FAILURE_VIEWS_PER_OBJECT:
+                views.append({"title": f"{job['name'].split('/')[-1]} #{t} {method}: {cause}",
+                              "image": failure_view(depth, scene.camera, grasp)})
         trials.append(record)
-    return {**job, "trials": trials}
+    return {**job, "trials": trials, "failure_views": views}  # views are not logged: main() pops them
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -195,6 +214,27 @@ def markdown(table: dict) -> str:
     lines.append("")
     lines.append("Paper (physical YuMi): GQ-CNN 93% on known objects, 80% on novel ones, precision 94-100%.")
     return "\n".join(lines)
+
+
+def failure_gallery(views: list[dict], out: Path, columns: int = 6) -> None:
+    """A grid of failed trials: depth close-ups with the executed grasp (blue) and the failure cause."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not views:
+        return
+    rows = -(-len(views) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 2.6 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, view in zip(axes.ravel(), views, strict=False):
+        ax.imshow(view["image"])
+        ax.set_title(view["title"], fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
 
 
 def plot(table: dict, out: Path) -> None:
@@ -341,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     todo = [j for j in jobs if j["name"] not in done]
     start = time.perf_counter()
     records = list(done.values())
+    views: list[dict] = []
     with get_context("spawn").Pool(args.workers) as pool:
         for record in tqdm(pool.imap_unordered(run_object, todo), total=len(todo), desc="objects", unit="obj"):
+            views += record.pop("failure_views", [])
             records.append(record)
             with open(log, "a") as f:
                 f.write(json.dumps(record) + "\n")
@@ -360,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out_dir / "sim_grasping.json").write_text(json.dumps(report, indent=1))
     (args.out_dir / "sim_grasping.md").write_text(markdown(table) + "\n")
     plot(table, args.out_dir / "sim_grasping_success.png")
+    failure_gallery(views[:MAX_FAILURE_VIEWS], args.out_dir / "sim_grasping_failures.png")
     print(markdown(table))
     print(f"wall time {report['wall_time_s']} s; written {args.out_dir / 'sim_grasping.json'}")
     return 0

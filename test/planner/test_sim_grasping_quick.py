@@ -23,3 +23,6 @@ def test_quick_mode_runs_all_methods_and_writes_its_reports(heuristic_model_path
     assert report["table"]["novel"]["oracle"]["success_rate"] == 1.0  # the analytic oracle grasps this object
     assert (tmp_path / "sim_grasping.md").read_text().startswith("| set | method |")
     assert (tmp_path / "sim_grasping_success.png").stat().st_size > 1000
+    failed = any(not r["success"] for line in (tmp_path / "sim_grasping_trials.jsonl").read_text().splitlines()
+                 for t in json.loads(line)["trials"] for r in t["methods"].values() if r["cause"] != "no_grasp")
+    assert (tmp_path / "sim_grasping_failures.png").is_file() == failed  # the gallery shows failed executions
