@@ -141,6 +141,7 @@ def through_action_server(model_path: str, scenes: list[dict], policies: list[st
             results[policy] = summary
     finally:
         executor.shutdown(timeout_sec=2.0)
+        thread.join(timeout=5.0)  # a C++ wait still running at exit would abort the process
         rclpy.shutdown(context=context)
     return results
 

@@ -294,7 +294,8 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     client_node = Node("sim_grasping_benchmark", context=context)
     for node in (planner, client_node):
         executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spin_thread = threading.Thread(target=executor.spin, daemon=True)
+    spin_thread.start()
     plan_client = ActionClient(client_node, PlanGrasp, "plan_grasp")
     plan_client.wait_for_server(timeout_sec=10.0)
     records = []
@@ -332,7 +333,10 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
                 else:
                     outcome = wait(wait(execute_client.send_goal_async(
                         ExecuteGrasp.Goal(grasp=result.grasp))).get_result_async()).result
-                    cause = "" if outcome.success else (outcome.message.split(":")[0] or f"status_{outcome.status}")
+                    refusals = {getattr(ExecuteGrasp.Result, n): f"refused_{n.lower()}"
+                                for n in ("UNSAFE", "INVALID_INPUT", "NOT_CALIBRATED")}  # named as in run_object
+                    cause = "" if outcome.success else refusals.get(
+                        outcome.status, outcome.message.split(":")[0] or f"status_{outcome.status}")
                     row = {"success": bool(outcome.success), "cause": cause, "message": outcome.message[:200],
                            "q": float(result.grasp.q_value), "planning_time": planning_time}
                 trials.append({"trial": t, "seed": seed, "methods": {"cem_ros": row}})
@@ -342,6 +346,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
             records.append({**job, "trials": trials})
     finally:
         executor.shutdown(timeout_sec=2.0)
+        spin_thread.join(timeout=5.0)  # a C++ wait still running at exit would abort the process
         rclpy.shutdown(context=context)
     return records
 

@@ -92,7 +92,8 @@ def main() -> int:
     driver = Node("demo_camera_driver")
     for node in (bridge, perception, planner, driver):
         executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spin_thread = threading.Thread(target=executor.spin, daemon=True)
+    spin_thread.start()
     try:
         depth_pub = driver.create_publisher(Image, "depth/image_raw", qos_profile_sensor_data)
         info_pub = driver.create_publisher(CameraInfo, "depth/camera_info", qos_profile_sensor_data)
@@ -146,7 +147,11 @@ def main() -> int:
                           "final_width": round(outcome.final_width, 4), "message": outcome.message,
                           "phases": list(dict.fromkeys(phases))}))
     finally:
+        # Stop spinning and join before the nodes go: a C++ wait still running at exit aborts the process.
         executor.shutdown(timeout_sec=2.0)
+        spin_thread.join(timeout=5.0)
+        for node in (bridge, perception, planner, driver):
+            node.destroy_node()
         rclpy.try_shutdown()
     return 0
 

@@ -133,6 +133,21 @@ def test_planned_grasp_pose_is_wrist_normalised():
     assert abs(np.degrees(np.arctan2(jaw_axis[1], jaw_axis[0]))) == pytest.approx(np.degrees(np.pi - 2.8))
 
 
+def test_grasps_from_a_tilted_camera_are_approached_straight_down_unless_configured():
+    tilt = np.eye(4)
+    tilt[:3, :3] = Rotation.from_euler("y", 15, degrees=True).as_matrix()
+    camera_axis = tilt @ top_down_grasp(0.4, 0.0, 0.035, yaw=0.3)  # what a 15 deg tilted camera's z gives
+    camera_axis[:3, 3] = 0.4, 0.0, 0.035
+    camera_grasp = grasp_in_camera(BASE_AS_CAMERA, camera_axis)
+    levelled = plan_grasp_motion(camera_grasp, 0.03, 0.9, "", CONFIG, BASE_AS_CAMERA).grasp_pose
+    np.testing.assert_allclose(levelled[:3, 2], [0.0, 0.0, -1.0], atol=1e-12)  # straight down
+    assert abs(levelled[2, 0]) < 1e-12  # jaw axis parallel to the table
+    np.testing.assert_allclose(levelled[:3, 3], camera_axis[:3, 3])  # same grasp centre
+    along_camera = plan_grasp_motion(camera_grasp, 0.03, 0.9, "", replace(CONFIG, vertical_approach=False),
+                                     BASE_AS_CAMERA).grasp_pose
+    np.testing.assert_allclose(along_camera[:3, 2], camera_axis[:3, 2], atol=1e-12)
+
+
 # ---- waypoints ------------------------------------------------------------------------------------------------------
 
 

@@ -50,6 +50,11 @@ class MotionConfig:
     table_z: float = setting(0.0, "Height of the table surface in the base frame")
     table_clearance: float = setting(0.002, "The lowest finger corner must stay this far above the table")
     max_approach_tilt: float = setting(0.5236, "Largest angle between the approach axis and straight down")
+    vertical_approach: bool = setting(
+        True,
+        "Approach straight down with the jaw axis levelled (the planar, top-down grasps Dex-Net labels); "
+        "false: approach along the camera's optical axis",
+    )
     approach_distance: float = setting(0.10, "Pre-grasp offset back along the approach axis")
     lift_height: float = setting(0.15, "Straight-up lift after closing")
     drop_position: tuple = setting((0.30, -0.20, 0.20), "Where the object is transported, shaken and released")
@@ -226,6 +231,22 @@ def short_way_rotation(rotation: np.ndarray, reference: np.ndarray) -> np.ndarra
     return rotation if distance(rotation) <= distance(flipped) else flipped
 
 
+def level_grasp(pose: np.ndarray) -> np.ndarray:
+    """The same grasp centre approached straight down (-z), jaw axis projected onto the table plane.
+
+    Dex-Net's labels assume a top-down approach with the jaw axis parallel to the table; following a camera
+    tilted 10-20 deg instead drags the fingertips a centimetre sideways over a 4 cm tall object.
+    """
+    axis = pose[:3, 0] * np.array([1.0, 1.0, 0.0])
+    if np.linalg.norm(axis) < 1e-6:  # jaw axis vertical: nothing to level (check_approach refuses such poses)
+        return pose.copy()
+    x = axis / np.linalg.norm(axis)
+    z = np.array([0.0, 0.0, -1.0])
+    levelled = pose.copy()
+    levelled[:3, :3] = np.column_stack([x, np.cross(z, x), z])
+    return levelled
+
+
 def check_quality(q_value: float, min_q: float, allow_low_q: bool) -> str | None:
     if q_value < min_q and not allow_low_q:
         return f"predicted quality q={q_value:.3f} is below min_q={min_q:.3f} (set allow_low_q to execute it anyway)"
@@ -369,7 +390,8 @@ def plan_grasp_motion(
         where = f" ({extrinsics.source})" if extrinsics.source else ""
         raise GraspRefusedError(NOT_CALIBRATED, [f"camera extrinsics are not calibrated{where}: refusing to move"])
     gripper = gripper or Gripper()
-    base_grasp = grasp_in_base(extrinsics, camera_grasp)
+    camera_axis_grasp = grasp_in_base(extrinsics, camera_grasp)
+    base_grasp = level_grasp(camera_axis_grasp) if config.vertical_approach else camera_axis_grasp
     reference = Rotation.from_quat(config.wrist_reference_xyzw).as_matrix()
     base_grasp[:3, :3] = short_way_rotation(base_grasp[:3, :3], reference)
     open_width = float(min(width + 2 * config.jaw_clearance, config.gripper_max_width))
@@ -380,7 +402,7 @@ def plan_grasp_motion(
         for reason in (
             check_quality(q_value, config.min_q, config.allow_low_q),
             check_jaw_width(width, config),
-            check_approach(base_grasp, config),
+            check_approach(camera_axis_grasp, config),  # a wrong extrinsic shows as a tilted camera axis
             check_workspace(waypoints, config),
             check_table_clearance(waypoints, open_width, config, gripper),
             check_reach(waypoints, arm, config),
