@@ -170,7 +170,7 @@ def test_waypoints_follow_the_protocol():
     assert [w.phase for w in plan.waypoints][:5] == ["pre_grasp", "approach", "close", "lift", "transport"]
     pre, approach, close, lift, transport = plan.waypoints[:5]
     np.testing.assert_allclose(pre.pose[:3, 3], GOOD[:3, 3] + [0, 0, CONFIG.approach_distance])  # above, on axis
-    assert pre.gripper == "open" and pre.gripper_width == pytest.approx(0.035 + 2 * CONFIG.jaw_clearance)
+    assert pre.gripper == "open" and pre.gripper_width == CONFIG.gripper_max_width  # as the labels assume
     np.testing.assert_allclose(approach.pose, GOOD)
     assert close.gripper == "close" and close.gripper_force == CONFIG.grip_force
     np.testing.assert_allclose(lift.pose[:3, 3], GOOD[:3, 3] + [0, 0, CONFIG.lift_height])
@@ -184,9 +184,11 @@ def test_no_shaking_when_disabled():
     assert [w.name for w in plan.waypoints][-2:] == ["transport", "release"]
 
 
-def test_opening_never_exceeds_the_stroke():
-    plan = plan_grasp_motion(GOOD, 0.048, 0.9, "", CONFIG, BASE_AS_CAMERA)
-    assert plan.open_width == CONFIG.gripper_max_width
+def test_narrow_opening_keeps_the_clearance_but_never_exceeds_the_stroke():
+    narrow = replace(CONFIG, open_fully=False)
+    assert plan_grasp_motion(GOOD, 0.03, 0.9, "", narrow, BASE_AS_CAMERA).open_width == pytest.approx(
+        0.03 + 2 * CONFIG.jaw_clearance)
+    assert plan_grasp_motion(GOOD, 0.048, 0.9, "", narrow, BASE_AS_CAMERA).open_width == CONFIG.gripper_max_width
 
 
 # ---- refusals -------------------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_rw6_digest_session_and_exact_request_sequence(server, controller):
         ("POST", symbol + "nSpeed?action=set", "value=200.0"),
         ("POST", symbol + "nOriSpeed?action=set", "value=85.9"),
         ("POST", symbol + "nGripperCmd?action=set", "value=1"),
-        ("POST", symbol + "nGripperWidth?action=set", "value=45.0"),
+        ("POST", symbol + "nGripperWidth?action=set", "value=50.0"),  # opened fully (open_fully)
         ("POST", symbol + "nCommand?action=set", "value=8"),  # the fake controller's nDone was 7
         ("GET", symbol + "nDone", ""),
         ("GET", symbol + "nError", ""),

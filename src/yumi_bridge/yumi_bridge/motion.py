@@ -60,7 +60,12 @@ class MotionConfig:
     drop_position: tuple = setting((0.30, -0.20, 0.20), "Where the object is transported, shaken and released")
     gripper_min_width: float = setting(0.0, "Smallest jaw opening of the gripper")
     gripper_max_width: float = setting(0.05, "Largest jaw opening (YuMi smart gripper: 50 mm stroke)")
-    jaw_clearance: float = setting(0.005, "Extra opening on each side of the grasp width before closing")
+    open_fully: bool = setting(
+        True,
+        "Open the jaws to their full stroke before the approach: the opening Dex-Net's collision labels assume "
+        "(a narrower opening puts the fingers where the labels never checked); false: grasp width + jaw_clearance",
+    )
+    jaw_clearance: float = setting(0.005, "With open_fully false: extra opening on each side of the grasp width")
     grip_force: float = setting(20.0, "Closing force in newtons (YuMi smart gripper: at most 20 N)")
     approach_speed: float = setting(0.05, "TCP speed from pre-grasp to grasp, m/s")
     lift_speed: float = setting(0.10, "TCP speed while lifting, m/s")
@@ -394,7 +399,9 @@ def plan_grasp_motion(
     base_grasp = level_grasp(camera_axis_grasp) if config.vertical_approach else camera_axis_grasp
     reference = Rotation.from_quat(config.wrist_reference_xyzw).as_matrix()
     base_grasp[:3, :3] = short_way_rotation(base_grasp[:3, :3], reference)
-    open_width = float(min(width + 2 * config.jaw_clearance, config.gripper_max_width))
+    open_width = config.gripper_max_width
+    if not config.open_fully:
+        open_width = float(min(width + 2 * config.jaw_clearance, config.gripper_max_width))
     waypoints = build_waypoints(base_grasp, open_width, config)
 
     reasons = [
