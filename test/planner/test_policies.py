@@ -14,8 +14,10 @@ from gqcnn_planner.policies import (
     InvalidInputError,
     NoValidGraspError,
     PolicyConfig,
+    jaws_clear,
     plan,
 )
+from gqcnn_planner.sampling import GraspCandidates
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +113,18 @@ def test_bad_input_is_invalid_input(case, message, scene, model):
 def test_flat_table_has_no_valid_grasp(scene, model):
     with pytest.raises(NoValidGraspError):
         plan("ranking", np.full_like(scene.depth, 0.7), scene.camera, model, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("wall_from_centre_px, clear", [(20, False), (-22, False), (40, True), (None, True)])
+def test_jaws_clear_checks_the_full_stroke_finger_sweep(wall_from_centre_px, clear):
+    """A 20 px bar grasped across at its centre; a second block where an opened finger (5 cm stroke, about
+    26 px from the centre at this depth) would land or sweep makes the grasp unsafe, one farther out does not."""
+    camera = CameraIntrinsics.primesense()
+    depth = np.full((camera.height, camera.width), 0.70, dtype=np.float32)
+    u0, v0 = 320, 240
+    depth[v0 - 40:v0 + 40, u0 - 10:u0 + 10] = 0.65  # the bar, 20 px wide along u
+    if wall_from_centre_px is not None:
+        w = u0 + wall_from_centre_px
+        depth[v0 - 40:v0 + 40, w - 2:w + 2] = 0.65
+    grasp = GraspCandidates([[u0, v0]], [0.0], [0.67], [20 * 0.67 / camera.fx], [20.0])
+    assert jaws_clear(depth, grasp, camera, PolicyConfig()).tolist() == [clear]

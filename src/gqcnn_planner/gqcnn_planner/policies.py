@@ -64,6 +64,8 @@ class PolicyConfig:
     gmm_components: int = 3
     igq_depth_offset: float = 0.015  # metres below the surface at the grasp centre
     finger_width: float = 0.01  # metres along the grasp axis, for the jaw clearance check
+    finger_thickness: float = 0.02  # metres across the grasp axis
+    open_width: float = 0.05  # jaws open this far before the approach (the executor's default: full stroke)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
 
@@ -130,22 +132,32 @@ def prepare_inputs(
 SAMPLE_OVERSAMPLING = 4  # sampled candidates per requested one, before the collision check
 
 
-def jaws_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, finger_width: float,
+def jaws_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, config: PolicyConfig,
                margin: float = 0.002) -> np.ndarray:
-    """True where both fingers, just outside the contacts, can descend to the gripper depth without hitting
-    anything seen in the depth image (collision awareness for candidates the sampler did not vet)."""
+    """True where both fingers, opened to `open_width`, can descend to the gripper depth and sweep in to the
+    contacts without touching anything seen in the depth image (Dex-Net's collision model: jaws fully open).
+
+    Checked on a grid over each finger's path: from just outside the contact out to the open finger's outer
+    face along the grasp axis, and across the finger's thickness."""
     if len(candidates) == 0:
         return np.zeros(0, dtype=bool)
     ends = candidates.endpoints_px()
     axis = np.stack([np.cos(candidates.angles), np.sin(candidates.angles)], axis=-1)
-    finger_px = finger_width * camera.fx / candidates.depths
+    across = np.stack([-axis[:, 1], axis[:, 0]], axis=-1)
+    finger_width, finger_thickness = config.finger_width, config.finger_thickness
+    px_per_m = camera.fx / candidates.depths
+    start = np.maximum(0.2 * finger_width * px_per_m, 2.0)  # just outside the contact (the edge pixel itself)
+    outer = np.maximum((config.open_width / 2 + finger_width) * px_per_m - candidates.widths_px / 2, start)
     clear = np.ones(len(candidates), dtype=bool)
     for side, sign in ((0, -1.0), (1, 1.0)):
-        for step in np.linspace(0.2, 1.0, 4):
-            p = ends[:, side] + sign * axis * (finger_px * step)[:, None]
-            rows = np.clip(np.round(p[:, 1]).astype(int), 0, depth.shape[0] - 1)
-            cols = np.clip(np.round(p[:, 0]).astype(int), 0, depth.shape[1] - 1)
-            clear &= depth[rows, cols] > candidates.depths - margin
+        for step in np.linspace(0.0, 1.0, 6):
+            reach = start + step * (outer - start)
+            for lateral in (-0.5, 0.0, 0.5):
+                p = ends[:, side] + (sign * axis * reach[:, None]
+                                     + lateral * across * (finger_thickness * px_per_m)[:, None])
+                rows = np.clip(np.round(p[:, 1]).astype(int), 0, depth.shape[0] - 1)
+                cols = np.clip(np.round(p[:, 0]).astype(int), 0, depth.shape[1] - 1)
+                clear &= depth[rows, cols] > candidates.depths - margin
     inside = ((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2))
     return clear & inside
 
@@ -193,7 +205,7 @@ def plan(
     report("sampling", 0.1, 0.0)
     # Oversample (up to the sampler's M) because the finger-footprint check below rejects many deep grasps.
     candidates = sample_antipodal(filled, camera, rng, SAMPLE_OVERSAMPLING * count, mask, config.sampler)
-    clear = np.flatnonzero(jaws_clear(filled, candidates, camera, config.finger_width))
+    clear = np.flatnonzero(jaws_clear(filled, candidates, camera, config))
     candidates = candidates.subset(clear[:count])
     times["sampling"] = time.perf_counter() - start
     if len(candidates) == 0:
@@ -255,7 +267,7 @@ def cross_entropy_rounds(
                               reg_covar=1e-2, init_params="k-means++",
                               random_state=int(rng.integers(2**31 - 1))).fit(features)
         samples = candidates_from_features(gmm.sample(config.cem_samples)[0], camera, config)
-        samples = samples.subset(np.flatnonzero(jaws_clear(filled, samples, camera, config.finger_width)))
+        samples = samples.subset(np.flatnonzero(jaws_clear(filled, samples, camera, config)))
         if near_object is not None and len(samples):
             c = np.round(samples.centers).astype(int)
             samples = samples.subset(np.flatnonzero(near_object[c[:, 1], c[:, 0]]))
