@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -90,47 +89,32 @@ def in_process(model: GQCNN, scenes: list[dict], policies: list[str], repeats: i
 
 
 def through_action_server(model_path: str, scenes: list[dict], policies: list[str], repeats: int) -> dict:
-    import rclpy
     from rclpy.action import ActionClient
-    from rclpy.executors import MultiThreadedExecutor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
     from dexnet_msgs.action import PlanGrasp
+    from gqcnn_planner.background_executor import BackgroundExecutor
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info, mask_to_image
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
-    server = PlannerNode(context=context, parameter_overrides=[Parameter("model_path", value=model_path)])
-    client_node = Node("planning_time_benchmark", context=context)
-    for node in (server, client_node):
-        executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    client = ActionClient(client_node, PlanGrasp, "plan_grasp")
-    client.wait_for_server(timeout_sec=10.0)
-
-    def wait(future):
-        done = threading.Event()
-        future.add_done_callback(lambda _: done.set())
-        done.wait(60.0)
-        return future.result()
-
     results = {}
-    try:
+    with BackgroundExecutor() as ros:
+        ros.add(PlannerNode(context=ros.context, parameter_overrides=[Parameter("model_path", value=model_path)]))
+        client_node = ros.add(Node("planning_time_benchmark", context=ros.context))
+        client = ActionClient(client_node, PlanGrasp, "plan_grasp")
+        client.wait_for_server(timeout_sec=10.0)
         for policy in policies:
             samples = []
             goals = [PlanGrasp.Goal(depth=depth_to_image(s["depth"], "16UC1"),
                                     camera_info=intrinsics_to_camera_info(s["camera"]),
                                     segmask=mask_to_image(s["mask"]), policy=policy) for s in scenes]
-            wait(wait(client.send_goal_async(goals[0])).get_result_async())  # warm-up
+            ros.send_goal(client, goals[0])  # warm-up
             for goal in goals:
                 for _ in range(repeats):
                     start = time.perf_counter()
-                    result = wait(wait(client.send_goal_async(goal)).get_result_async()).result
+                    result = ros.send_goal(client, goal)
                     round_trip = time.perf_counter() - start
                     if result.status == PlanGrasp.Result.SUCCESS:
                         samples.append({"total": round_trip, "server": result.planning_time,
@@ -139,10 +123,6 @@ def through_action_server(model_path: str, scenes: list[dict], policies: list[st
             summary = summarise(samples)
             summary["server_p50_ms"] = float(np.percentile([s["server"] for s in samples], 50) * 1000)
             results[policy] = summary
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        thread.join(timeout=5.0)  # a C++ wait still running at exit would abort the process
-        rclpy.shutdown(context=context)
     return results
 
 

@@ -265,11 +265,7 @@ def plot(table: dict, out: Path) -> None:
 def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     """GQ-CNN CEM through the actions: PlanGrasp on the planner node, ExecuteGrasp on a sim yumi_bridge node."""
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    import threading
-
-    import rclpy
     from rclpy.action import ActionClient
-    from rclpy.executors import MultiThreadedExecutor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
@@ -277,25 +273,14 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     from dexnet.gripper import load_gripper
     from dexnet.mesh import MeshError, load_object
     from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
+    from gqcnn_planner.background_executor import BackgroundExecutor
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
     from yumi_bridge.executor_node import ExecutorNode
 
-    def wait(future, timeout=120.0):
-        done = threading.Event()
-        future.add_done_callback(lambda _: done.set())
-        done.wait(timeout)
-        return future.result()
-
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
-    planner = PlannerNode(context=context, parameter_overrides=[Parameter("model_path", value=model)])
-    client_node = Node("sim_grasping_benchmark", context=context)
-    for node in (planner, client_node):
-        executor.add_node(node)
-    spin_thread = threading.Thread(target=executor.spin, daemon=True)
-    spin_thread.start()
+    ros = BackgroundExecutor()
+    ros.add(PlannerNode(context=ros.context, parameter_overrides=[Parameter("model_path", value=model)]))
+    client_node = ros.add(Node("sim_grasping_benchmark", context=ros.context))
     plan_client = ActionClient(client_node, PlanGrasp, "plan_grasp")
     plan_client.wait_for_server(timeout_sec=10.0)
     records = []
@@ -312,10 +297,9 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
             trials = []
             for t in range(job["trials"]):
                 seed = trial_seed(job["name"], t)
-                bridge = ExecutorNode(context=context, parameter_overrides=[
+                bridge = ros.add(ExecutorNode(context=ros.context, parameter_overrides=[
                     Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=str(mesh_file)),
-                    Parameter("sim_seed", value=seed), Parameter("allow_low_q", value=True)])
-                executor.add_node(bridge)
+                    Parameter("sim_seed", value=seed), Parameter("allow_low_q", value=True)]))
                 execute_client = ActionClient(client_node, ExecuteGrasp, "execute_grasp")
                 execute_client.wait_for_server(timeout_sec=10.0)
                 rng = np.random.default_rng(seed)
@@ -325,14 +309,13 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
                 start = time.perf_counter()
                 goal = PlanGrasp.Goal(depth=depth_to_image(depth), camera_info=intrinsics_to_camera_info(scene.camera),
                                       policy="cem")
-                result = wait(wait(plan_client.send_goal_async(goal)).get_result_async()).result
+                result = ros.send_goal(plan_client, goal, 120.0)
                 planning_time = time.perf_counter() - start
                 if result.status != PlanGrasp.Result.SUCCESS:
                     row = {"success": False, "cause": "no_grasp", "message": result.message, "q": None,
                            "planning_time": planning_time}
                 else:
-                    outcome = wait(wait(execute_client.send_goal_async(
-                        ExecuteGrasp.Goal(grasp=result.grasp))).get_result_async()).result
+                    outcome = ros.send_goal(execute_client, ExecuteGrasp.Goal(grasp=result.grasp), 120.0)
                     refusals = {getattr(ExecuteGrasp.Result, n): f"refused_{n.lower()}"
                                 for n in ("UNSAFE", "INVALID_INPUT", "NOT_CALIBRATED")}  # named as in run_object
                     cause = "" if outcome.success else refusals.get(
@@ -341,13 +324,10 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
                            "q": float(result.grasp.q_value), "planning_time": planning_time}
                 trials.append({"trial": t, "seed": seed, "methods": {"cem_ros": row}})
                 execute_client.destroy()
-                executor.remove_node(bridge)
-                bridge.destroy_node()
+                ros.remove(bridge)
             records.append({**job, "trials": trials})
     finally:
-        executor.shutdown(timeout_sec=2.0)
-        spin_thread.join(timeout=5.0)  # a C++ wait still running at exit would abort the process
-        rclpy.shutdown(context=context)
+        ros.shutdown()
     return records
 
 

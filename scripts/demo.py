@@ -13,22 +13,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 OUT = Path("demo_output")
-
-
-def wait(future, timeout: float = 60.0):
-    """Block until an rclpy future (driven by the executor thread) is done."""
-    done = threading.Event()
-    future.add_done_callback(lambda _: done.set())
-    if not done.wait(timeout):
-        raise TimeoutError(f"no answer within {timeout} s")
-    return future.result()
 
 
 def held_out_object() -> tuple[str, Path]:
@@ -54,15 +44,14 @@ def held_out_object() -> tuple[str, Path]:
 
 def main() -> int:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    import rclpy
     from rclpy.action import ActionClient
-    from rclpy.executors import MultiThreadedExecutor
     from rclpy.node import Node
     from rclpy.parameter import Parameter
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
 
     from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
+    from gqcnn_planner.background_executor import BackgroundExecutor
     from gqcnn_planner.model import GQCNN, ModelError
     from gqcnn_planner.overlay import draw_grasps
     from gqcnn_planner.perception_node import PerceptionNode
@@ -80,20 +69,16 @@ def main() -> int:
         return 1
     name, mesh_file = held_out_object()
 
-    rclpy.init()
-    executor = MultiThreadedExecutor(num_threads=4)
-    bridge = ExecutorNode(parameter_overrides=[Parameter("backend", value="sim"),
-                                               Parameter("sim_mesh_file", value=str(mesh_file)),
-                                               Parameter("sim_seed", value=1)])
+    ros = BackgroundExecutor()
+    bridge = ros.add(ExecutorNode(context=ros.context, parameter_overrides=[
+        Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=str(mesh_file)),
+        Parameter("sim_seed", value=1)]))
     depth, camera = bridge.scene.depth, bridge.scene.camera
     print(f"scene: held-out object pybullet/{name} dropped on the simulated table, {camera.width}x{camera.height} "
           f"depth, model {Path(model_path).name} ({card.get('network', {}).get('preset', '?')} preset)")
-    perception, planner = PerceptionNode(), PlannerNode()
-    driver = Node("demo_camera_driver")
-    for node in (bridge, perception, planner, driver):
-        executor.add_node(node)
-    spin_thread = threading.Thread(target=executor.spin, daemon=True)
-    spin_thread.start()
+    ros.add(PerceptionNode(context=ros.context))
+    planner = ros.add(PlannerNode(context=ros.context))
+    driver = ros.add(Node("demo_camera_driver", context=ros.context))
     try:
         depth_pub = driver.create_publisher(Image, "depth/image_raw", qos_profile_sensor_data)
         info_pub = driver.create_publisher(CameraInfo, "depth/camera_info", qos_profile_sensor_data)
@@ -112,7 +97,7 @@ def main() -> int:
 
         planned, chosen = [], None
         for policy in ("ranking", "cem"):
-            result = wait(wait(client.send_goal_async(PlanGrasp.Goal(policy=policy))).get_result_async()).result
+            result = ros.send_goal(client, PlanGrasp.Goal(policy=policy))
             if result.status != PlanGrasp.Result.SUCCESS:
                 print(f"{policy}: failed ({result.status}): {result.message}")
                 continue
@@ -140,19 +125,13 @@ def main() -> int:
         executor_client = ActionClient(driver, ExecuteGrasp, "execute_grasp")
         executor_client.wait_for_server(timeout_sec=10.0)
         phases: list[str] = []
-        handle = wait(executor_client.send_goal_async(
-            ExecuteGrasp.Goal(grasp=chosen), feedback_callback=lambda f: phases.append(f.feedback.phase)))
-        outcome = wait(handle.get_result_async(), 120.0).result
+        outcome = ros.send_goal(executor_client, ExecuteGrasp.Goal(grasp=chosen), 120.0,
+                                feedback_callback=lambda f: phases.append(f.feedback.phase))
         print(json.dumps({"execute": "sim", "status": outcome.status, "success": outcome.success,
                           "final_width": round(outcome.final_width, 4), "message": outcome.message,
                           "phases": list(dict.fromkeys(phases))}))
     finally:
-        # Stop spinning and join before the nodes go: a C++ wait still running at exit aborts the process.
-        executor.shutdown(timeout_sec=2.0)
-        spin_thread.join(timeout=5.0)
-        for node in (bridge, perception, planner, driver):
-            node.destroy_node()
-        rclpy.try_shutdown()
+        ros.shutdown()
     return 0
 
 

@@ -1,0 +1,63 @@
+"""Nodes spinning in a background thread, for programs that call actions from their own thread (the demo,
+benchmarks, tests): an rclpy context of their own, a multi-threaded executor, and a blocking wait on futures."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+
+
+class BackgroundExecutor:
+    """An rclpy context with a multi-threaded executor spinning in a daemon thread; use as a context manager."""
+
+    def __init__(self, num_threads: int = 4) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=num_threads, context=self.context)
+        self.nodes: list[Node] = []
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def add(self, node: Node) -> Node:
+        """Spin `node` (created with context=self.context); it is destroyed on shutdown."""
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def remove(self, node: Node) -> None:
+        """Stop spinning `node` and destroy it."""
+        self.executor.remove_node(node)
+        self.nodes.remove(node)
+        node.destroy_node()
+
+    def wait(self, future: Any, timeout: float = 10.0) -> Any:
+        """Block until an rclpy future completes (the executor thread drives it); TimeoutError otherwise."""
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(timeout):
+            raise TimeoutError(f"future not done after {timeout} s")
+        return future.result()
+
+    def send_goal(self, client: Any, goal: Any, timeout: float = 60.0, feedback_callback: Any = None) -> Any:
+        """Send an action goal, block until it is done and return its result message."""
+        handle = self.wait(client.send_goal_async(goal, feedback_callback=feedback_callback), timeout)
+        return self.wait(handle.get_result_async(), timeout).result
+
+    def shutdown(self) -> None:
+        # Stop spinning and join before the nodes go: a C++ wait still running at exit aborts the process.
+        self.executor.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=5.0)
+        for node in self.nodes:
+            node.destroy_node()
+        self.nodes.clear()
+        rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self) -> BackgroundExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
