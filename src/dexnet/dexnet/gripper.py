@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import yaml
+from gqcnn_planner.config_file import read_yaml_mapping
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,7 @@ def load_gripper(path: str | Path) -> Gripper:
     missing keys, unknown keys (most likely typos) or invalid values.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"gripper file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of gripper parameters, got {type(data).__name__}")
+    data = read_yaml_mapping(path, "gripper")
     missing = [key for key in GRIPPER_KEYS if key not in data]
     if missing:
         raise ValueError(f"{path}: missing gripper keys: {', '.join(missing)}")

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 from scipy.spatial.transform import Rotation
+
+from gqcnn_planner.config_file import read_yaml_mapping
 
 WORKSPACE = Path(__file__).resolve().parents[3]  # package sources are symlinked into the colcon install
 DEFAULT_EXTRINSICS_FILE = WORKSPACE / "config" / "camera_extrinsics.yaml"
@@ -64,14 +65,7 @@ class CameraExtrinsics:
 def load_extrinsics(path: str | Path) -> CameraExtrinsics:
     """Read config/camera_extrinsics.yaml; raises FileNotFoundError or ValueError naming the problem."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"camera extrinsics file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with translation, quaternion_xyzw and calibrated")
+    data = read_yaml_mapping(path, "camera extrinsics")
     missing = [key for key in ("translation", "quaternion_xyzw", "calibrated") if key not in data]
     if missing:
         raise ValueError(f"{path}: missing keys: {', '.join(missing)}")

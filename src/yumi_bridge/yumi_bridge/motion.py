@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy.spatial.transform import Rotation
 
 from dexnet.gripper import Gripper
+from gqcnn_planner.config_file import read_yaml_mapping
 from yumi_bridge.frames import CameraExtrinsics, ToolOffset, grasp_in_base, pose_matrix
 
 ARMS = ("left", "right")
@@ -155,12 +155,7 @@ def settings_from_parameters(cls: type, values: dict[str, Any]) -> Any:
 def load_parameters(path: str | Path, node_name: str = "yumi_bridge") -> dict[str, Any]:
     """The flat `ros__parameters` mapping of `node_name` from a ROS 2 parameter file (config/yumi_bridge.yaml)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise FileNotFoundError(f"parameter file not readable: {path}: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML: {err}") from err
+    data = read_yaml_mapping(path, "parameter")
     try:
         params = data[node_name]["ros__parameters"]
     except (KeyError, TypeError):
