@@ -278,6 +278,9 @@ def generate(
             raise ValueError(f"{out_dir} was generated with a different configuration; --resume needs the same one")
     entries = {}
     if resume:
+        # Half-written files of a killed run (atomic writes never renamed them into place) are garbage.
+        for stale in (out_dir / dataset.SHARD_DIR).glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         for obj in objects:
             entry = recorded_entry(obj, out_dir)
             if entry is not None:
