@@ -17,7 +17,7 @@ from gqcnn_planner.policies import (
     jaws_clear,
     plan,
 )
-from gqcnn_planner.sampling import GraspCandidates
+from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +128,18 @@ def test_jaws_clear_checks_the_full_stroke_finger_sweep(wall_from_centre_px, cle
         depth[v0 - 40:v0 + 40, w - 2:w + 2] = 0.65
     grasp = GraspCandidates([[u0, v0]], [0.0], [0.67], [20 * 0.67 / camera.fx], [20.0])
     assert jaws_clear(depth, grasp, camera, PolicyConfig()).tolist() == [clear]
+
+
+def test_sampler_drops_jaw_pairs_that_would_only_graze_the_top():
+    """A 20 px bar (5 cm tall) on a 1 cm lower ledge 5 px wide each side: jaws at the bar's own edges would have
+    their fingertips stop on the ledge, above the bar's top, so only the pairs around the ledge remain."""
+    camera = CameraIntrinsics.primesense()
+    depth = np.full((camera.height, camera.width), 0.70, dtype=np.float32)
+    u0, v0 = 320, 240
+    depth[v0 - 40:v0 + 40, u0 - 15:u0 + 15] = 0.66  # the ledge
+    depth[v0 - 40:v0 + 40, u0 - 10:u0 + 10] = 0.65  # the bar on it
+    config = SamplerConfig()
+    candidates = sample_antipodal(depth, camera, np.random.default_rng(0), 200, config=config)
+    assert len(candidates) > 0
+    assert (candidates.depths >= 0.65 + config.min_jaw_overlap).all()
+    assert (candidates.widths_px > 25).all()  # around the ledge (30 px), never at the bar's edges (20 px)

@@ -230,6 +230,14 @@ def test_unsafe_goals_are_refused_with_a_reason(kwargs, reason):
     assert reason in str(refused)
 
 
+def test_empty_arm_falls_back_to_the_arm_that_reaches():
+    far_left = top_down_grasp(0.40, 0.30, 0.035)
+    assert plan_grasp_motion(far_left, 0.035, 0.9, "", CONFIG, BASE_AS_CAMERA).arm == "left"
+    assert plan_grasp_motion(GOOD, 0.035, 0.9, "", CONFIG, BASE_AS_CAMERA).arm == CONFIG.default_arm
+    with pytest.raises(GraspRefusedError, match="out of reach of the right arm"):
+        plan_grasp_motion(far_left, 0.035, 0.9, "right", CONFIG, BASE_AS_CAMERA)
+
+
 def test_every_unsafe_reason_is_reported_at_once():
     refused = refusal(camera_grasp=top_down_grasp(0.80, 0.0, 0.035), width=0.07, q=0.1)
     assert len(refused.reasons) >= 3

@@ -36,6 +36,7 @@ class SamplerConfig:
     min_depth_offset: float = 0.015  # gripper depth below the surface under the jaws, metres
     max_depth_offset: float = 0.05
     table_clearance: float = 0.01  # fingertips stop this far above what lies beside the contacts, metres
+    min_jaw_overlap: float = 0.005  # ... and must still reach this far below the nearest surface between the jaws
     depth_samples_per_grasp: int = 3  # gqcnn's value: small objects have few distinct jaw pairs
     min_grasp_distance_px: float = 2.5  # near-duplicate rejection: centre distance ...
     angle_distance_weight: float = 5.0  # ... plus this many px per radian of axis difference
@@ -193,7 +194,8 @@ def with_depths(
     depth: np.ndarray, camera: CameraIntrinsics, p1: np.ndarray, p2: np.ndarray, centers: np.ndarray,
     angles: np.ndarray, rng: np.random.Generator, config: SamplerConfig,
 ) -> GraspCandidates:
-    """Gripper depths between the surface under the jaws and the table, `depth_samples_per_grasp` each."""
+    """Gripper depths between the surface under the jaws and the table, `depth_samples_per_grasp` each; pairs
+    whose fingertips cannot reach `min_jaw_overlap` below the surface between the jaws are dropped."""
     steps = np.linspace(0.0, 1.0, 16)
     line = p1[:, None, :] + (p2 - p1)[:, None, :] * steps[None, :, None]
     rows = np.clip(np.round(line[..., 1]).astype(int), 0, depth.shape[0] - 1)
@@ -210,7 +212,7 @@ def with_depths(
     # Stratified: the n depths of one pair cover the offset range instead of clustering by chance.
     strata = (np.arange(n)[None, :] + rng.uniform(size=(len(top), n))) / n
     offsets = config.min_depth_offset + strata * (config.max_depth_offset - config.min_depth_offset)
-    deepest = np.maximum(floor - config.table_clearance, top + 1e-3)
+    deepest = floor - config.table_clearance
     depths = np.minimum(top[:, None] + offsets, deepest[:, None])
     depths = depths.ravel()
     repeat = np.repeat(np.arange(len(top)), n)
@@ -218,5 +220,8 @@ def with_depths(
     # Width at the gripper depth, as Grasp2D measures it; the jaws must still open around it.
     widths = width_px * depths / ((camera.fx + camera.fy) / 2)
     fits = widths <= config.gripper_max_width - 2 * config.width_margin
+    # Where something lies just beside a contact (the table, or another part of the object) the fingertips stop
+    # above it; a pair whose fingers would then only graze the top edge between the jaws is no grasp.
+    fits &= (deepest >= top + config.min_jaw_overlap)[repeat]
     keep = repeat[fits]
     return GraspCandidates(centers[keep], angles[keep], depths[fits], widths[fits], width_px[fits])

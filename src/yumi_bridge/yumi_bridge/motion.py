@@ -42,7 +42,9 @@ def setting(default: Any, help: str) -> Any:
 class MotionConfig:
     """Motion and safety parameters (all lengths in metres in the YuMi base frame, angles in radians)."""
 
-    default_arm: str = setting("right", "Arm used when the goal leaves `arm` empty: left or right")
+    default_arm: str = setting(
+        "right", "Arm used when the goal leaves `arm` empty (the other one if only it can reach): left or right"
+    )
     min_q: float = setting(0.5, "Grasps whose predicted quality q_value is below this are refused")
     allow_low_q: bool = setting(False, "Execute grasps below min_q anyway (ExecuteGrasp has no per-goal override)")
     workspace_min: tuple = setting((0.15, -0.45, -0.01), "Lower corner of the box every TCP waypoint must stay in")
@@ -380,8 +382,9 @@ def plan_grasp_motion(
 ) -> MotionPlan:
     """Waypoints for a grasp given as a TCP pose in the camera optical frame; raises GraspRefusedError.
 
-    An empty `arm` means the configured default arm.
+    An empty `arm` means the configured default arm, or the other arm when only that one can reach the grasp.
     """
+    chosen_by_caller = bool(arm)
     arm = arm or config.default_arm
     problems = check_input(camera_grasp, width, q_value, arm)
     if problems:
@@ -398,6 +401,9 @@ def plan_grasp_motion(
     if not config.open_fully:
         open_width = float(min(width + 2 * config.jaw_clearance, config.gripper_max_width))
     waypoints = build_waypoints(base_grasp, open_width, config)
+    if not chosen_by_caller and check_reach(waypoints, arm, config):
+        other = ARMS[1 - ARMS.index(arm)]
+        arm = other if check_reach(waypoints, other, config) is None else arm
 
     reasons = [
         reason
