@@ -14,6 +14,7 @@ from gqcnn_planner.policies import (
     InvalidInputError,
     NoValidGraspError,
     PolicyConfig,
+    cross_entropy_rounds,
     jaws_clear,
     plan,
 )
@@ -143,3 +144,11 @@ def test_sampler_drops_jaw_pairs_that_would_only_graze_the_top():
     assert len(candidates) > 0
     assert (candidates.depths >= 0.65 + config.min_jaw_overlap).all()
     assert (candidates.widths_px > 25).all()  # around the ledge (30 px), never at the bar's edges (20 px)
+
+
+def test_cem_with_a_single_seed_returns_it(scene, model):
+    seeds = GraspCandidates([[320.0, 240.0]], [0.0], [0.67], [0.03], [24.0])
+    pool, q = cross_entropy_rounds(model, scene.depth, scene.depth, scene.camera, seeds, np.array([0.4]),
+                                   np.random.default_rng(0), PolicyConfig(), {"sampling": 0.0, "inference": 0.0},
+                                   lambda *_: None, lambda: None, None)
+    assert len(pool) == 1 and q.tolist() == [0.4]

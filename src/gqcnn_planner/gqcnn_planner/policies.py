@@ -257,6 +257,8 @@ def cross_entropy_rounds(
     near_object = ndimage.binary_dilation(mask, iterations=3) if mask is not None else None
     for round_index in range(config.cem_rounds):
         check_cancel()
+        if len(current) < 2:  # a mixture needs two grasps to fit; one seed is its own best
+            break
         stage = f"cem_round_{round_index + 1}"
         report(stage, 0.3 + 0.7 * round_index / config.cem_rounds, float(max(q.max() for q in pool_q)))
         start = time.perf_counter()
