@@ -28,7 +28,8 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("random", "igq", "ranking", "cem", "oracle")
-MAX_FAILURE_VIEWS, MAX_FAILURE_VIEWS_PER_OBJECT = 24, 2
+GALLERY_ORDER = ("cem", "ranking", "oracle", "random", "igq")
+MAX_FAILURE_VIEWS, MAX_FAILURE_VIEWS_PER_OBJECT_METHOD = 24, 1
 PAPER = {"known": {"success": 0.93}, "novel": {"success": 0.80}, "precision": "94-100%"}
 
 
@@ -159,8 +160,9 @@ def run_object(job: dict) -> dict:
             record["methods"][method] = {"success": bool(success), "cause": cause or "", "message": message[:200],
                                          "q": None if q is None else float(q), "planning_time": planning_time,
                                          "grasp": [*grasp.center, grasp.angle, grasp.depth, grasp.width]}
-            if not success and len(views) < MAX_FAILURE_VIEWS_PER_OBJECT:
-                views.append({"title": f"{job['name'].split('/')[-1]} #{t} {method}: {cause}",
+            if not success and sum(v["method"] == method for v in views) < MAX_FAILURE_VIEWS_PER_OBJECT_METHOD:
+                views.append({"method": method, "set": job["set"],
+                              "title": f"{job['set']} {job['name'].split('/')[-1]} #{t} {method}: {cause}",
                               "image": failure_view(depth, scene.camera, grasp)})
         trials.append(record)
     return {**job, "trials": trials, "failure_views": views}  # views are not logged: main() pops them
@@ -387,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out_dir / "sim_grasping.json").write_text(json.dumps(report, indent=1))
     (args.out_dir / "sim_grasping.md").write_text(markdown(table) + "\n")
     plot(table, args.out_dir / "sim_grasping_success.png")
+    # The planner's own failures first (the GQ-CNN policies, novel objects before known ones), then the baselines'.
+    views.sort(key=lambda v: (GALLERY_ORDER.index(v["method"]), v["set"] != "novel"))
     failure_gallery(views[:MAX_FAILURE_VIEWS], args.out_dir / "sim_grasping_failures.png")
     print(markdown(table))
     print(f"wall time {report['wall_time_s']} s; written {args.out_dir / 'sim_grasping.json'}")

@@ -152,3 +152,14 @@ def test_cem_with_a_single_seed_returns_it(scene, model):
                                    np.random.default_rng(0), PolicyConfig(), {"sampling": 0.0, "inference": 0.0},
                                    lambda *_: None, lambda: None, None)
     assert len(pool) == 1 and q.tolist() == [0.4]
+
+
+def test_sampler_returns_no_duplicate_grasps():
+    """Low objects clamp several sampled depths of a jaw pair to the same one above the table: kept once."""
+    camera = CameraIntrinsics.primesense()
+    depth = np.full((camera.height, camera.width), 0.70, dtype=np.float32)
+    depth[200:280, 310:330] = 0.68  # 2 cm tall: every depth offset past 1 cm is clamped
+    candidates = sample_antipodal(depth, camera, np.random.default_rng(0), 300)
+    rows = np.column_stack([candidates.centers, candidates.angles, candidates.depths])
+    assert len(candidates) > 0
+    assert len(np.unique(rows, axis=0)) == len(rows)

@@ -213,6 +213,8 @@ def with_depths(
     strata = (np.arange(n)[None, :] + rng.uniform(size=(len(top), n))) / n
     offsets = config.min_depth_offset + strata * (config.max_depth_offset - config.min_depth_offset)
     deepest = floor - config.table_clearance
+    clamped = top[:, None] + offsets >= deepest[:, None]
+    distinct = ~clamped | (np.cumsum(clamped, axis=1) == 1)  # strata clamped to the same depth: keep one
     depths = np.minimum(top[:, None] + offsets, deepest[:, None])
     depths = depths.ravel()
     repeat = np.repeat(np.arange(len(top)), n)
@@ -222,6 +224,6 @@ def with_depths(
     fits = widths <= config.gripper_max_width - 2 * config.width_margin
     # Where something lies just beside a contact (the table, or another part of the object) the fingertips stop
     # above it; a pair whose fingers would then only graze the top edge between the jaws is no grasp.
-    fits &= (deepest >= top + config.min_jaw_overlap)[repeat]
+    fits &= (deepest >= top + config.min_jaw_overlap)[repeat] & distinct.ravel()
     keep = repeat[fits]
     return GraspCandidates(centers[keep], angles[keep], depths[fits], widths[fits], width_px[fits])
