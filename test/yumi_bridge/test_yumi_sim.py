@@ -105,6 +105,17 @@ def test_drop_render_plan_execute_is_deterministic():
     assert not np.array_equal(other.world_object, first.world_object)
 
 
+def test_registration_error_moves_the_believed_camera_not_the_scene():
+    exact = GraspSimulator(box_mesh()).drop_object(seed=2)
+    np.testing.assert_array_equal(exact.extrinsics().base_camera, exact.world_camera)
+    noisy_sim = GraspSimulator(box_mesh(), settings=SimSettings(sim_registration_error=(0.003, 0.003)))
+    noisy, again = noisy_sim.drop_object(seed=2), noisy_sim.drop_object(seed=2)
+    np.testing.assert_array_equal(noisy.depth, exact.depth)  # same scene and image ...
+    believed = noisy.extrinsics().base_camera
+    assert 1e-4 < np.linalg.norm(believed[:3, 3] - exact.world_camera[:3, 3]) < 0.02  # ... the robot is off a bit
+    np.testing.assert_array_equal(again.extrinsics().base_camera, believed)  # deterministic per seed
+
+
 def test_rendered_depth_shows_the_settled_physics_pose():
     mesh = box_mesh((0.03, 0.04, 0.08))
     sim = GraspSimulator(mesh)

@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mujoco
@@ -72,6 +72,11 @@ class SimSettings:
     sim_coacd_threshold: float = setting(0.05, "CoACD concavity threshold (smaller: more, tighter convex parts)")
     sim_coacd_max_parts: int = setting(16, "Upper bound on the number of convex parts")
     sim_cache_dir: str = setting("", "Convex decomposition cache; empty: $XDG_CACHE_HOME/gqcnn-ros2/coacd")
+    sim_registration_error: tuple = setting(
+        (0.0, 0.0),
+        "Camera registration error of the extrinsics the robot plans with: standard deviations of translation (m) "
+        "and rotation (rad) per axis, drawn per scene from its seed; (0, 0): the exact camera pose",
+    )
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,13 @@ class SimScene:
     camera: CameraIntrinsics
     depth: np.ndarray  # float32 metres, NaN where nothing is hit
     seed: int
+    registration_error: np.ndarray = field(default_factory=lambda: np.eye(4))  # camera frame, 4x4
 
     def extrinsics(self) -> CameraExtrinsics:
-        """The exact camera pose, as a calibrated extrinsic for motion planning."""
-        return CameraExtrinsics(self.world_camera.copy(), True, "world", self.camera.frame_id, "simulated camera")
+        """The camera pose the robot believes (the true one times the registration error), as calibrated extrinsics
+        for motion planning."""
+        believed = self.world_camera @ self.registration_error
+        return CameraExtrinsics(believed, True, "world", self.camera.frame_id, "simulated camera")
 
     def grasp_pose(self, grasp: Grasp2D) -> np.ndarray:
         """Pose (camera optical frame) of a grasp planned in this scene's depth image."""
@@ -251,6 +259,14 @@ def scene_xml(
 """
 
 
+def registration_error(rng: np.random.Generator, translation_sigma: float, rotation_sigma: float) -> np.ndarray:
+    """A random rigid transform: Gaussian translation and rotation vector, per-axis standard deviations."""
+    error = np.eye(4)
+    error[:3, :3] = Rotation.from_rotvec(rng.normal(0.0, rotation_sigma, 3)).as_matrix()
+    error[:3, 3] = rng.normal(0.0, translation_sigma, 3)
+    return error
+
+
 def _mj_quat(rotation: np.ndarray) -> np.ndarray:
     x, y, z, w = Rotation.from_matrix(rotation).as_quat()
     return np.array([w, x, y, z])
@@ -313,7 +329,8 @@ class GraspSimulator:
         world_camera = sample_camera_pose(rng)
         world_camera[:2, 3] += center
         world_camera[2, 3] += self.config.table_z
-        return SimScene(self.object_pose(), world_camera, self.camera, self.render(world_camera), seed)
+        error = registration_error(np.random.default_rng([seed, 1]), *self.settings.sim_registration_error)
+        return SimScene(self.object_pose(), world_camera, self.camera, self.render(world_camera), seed, error)
 
     def place_object(self, world_object: np.ndarray, max_time: float = 3.0) -> None:
         """Put the object at `world_object` (mesh frame) and simulate until it rests; that state is what every
