@@ -1,0 +1,149 @@
+"""Candidate census in simulation: how many of the planner's grasp candidates would succeed, and does q rank them?
+
+For each scene of the grasping benchmark (same objects, seeds, noise and segmentation as sim_grasping.py), the
+planner's collision-free antipodal candidates are scored by the GQ-CNN and every one of them is executed in the
+MuJoCo simulation. This explains the benchmark's baselines: random antipodal succeeds about as often as the
+average candidate, and a policy can only beat it by as much as the candidates' success rate leaves room for.
+
+    python benchmarks/sim_candidates.py [--objects 10] [--trials 2] [--candidates 60] [--workers 2]
+
+Writes benchmarks/results/sim_candidates.json: success of all candidates, by q bin, the GQ-CNN's AUC on sim
+outcomes, and per scene the top-q candidate's success against the candidates' mean (random's expectation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from dataclasses import replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sim_grasping import RESULTS, noisy, select_objects, trial_seed
+
+Q_BINS = (0.0, 0.02, 0.1, 0.3, 0.5, 1.0001)
+
+
+def census_object(job: dict) -> dict:
+    """Execute every candidate of every trial of one object (runs in a worker process)."""
+    from dexnet.generate import DEFAULT_GRIPPER
+    from dexnet.gripper import load_gripper
+    from dexnet.mesh import MeshError, load_object
+    from gqcnn_planner.model import GQCNN
+    from gqcnn_planner.policies import PlanningError, PolicyConfig, plan
+    from gqcnn_planner.segmentation import segment_objects
+    from yumi_bridge.motion import GraspRefusedError
+    from yumi_bridge.sim import GraspSimulator
+
+    gripper = load_gripper(DEFAULT_GRIPPER)
+    try:
+        mesh = load_object(Path(job["path"]), gripper)
+        sim = GraspSimulator(mesh, gripper=gripper)
+    except (MeshError, RuntimeError, ValueError) as err:
+        return {**job, "skipped": str(err), "scenes": []}
+    model = GQCNN.load(job["model"], threads=1)
+    config = replace(PolicyConfig(), top_k=job["candidates"])  # the plan returns every scored candidate
+    scenes = []
+    for t in range(job["trials"]):
+        seed = trial_seed(job["name"], t)
+        scene = sim.drop_object(seed)
+        rng = np.random.default_rng(seed)
+        depth = noisy(np.nan_to_num(scene.depth, nan=0.0), rng)
+        depth[~np.isfinite(scene.depth)] = 0.0
+        try:
+            mask, _ = segment_objects(depth, scene.camera, rng)
+        except ValueError:
+            mask = None
+        mask = mask if mask is not None and mask.any() else None
+        try:
+            planned = plan("ranking", depth, scene.camera, model, np.random.default_rng(seed), mask,
+                           num_candidates=job["candidates"], config=config)
+        except PlanningError:
+            scenes.append({"trial": t, "q": [], "success": []})
+            continue
+        successes = []
+        for i in range(len(planned.candidates)):
+            try:
+                successes.append(bool(sim.run_grasp(scene, planned.candidates.grasp(i)).success))
+            except GraspRefusedError:
+                successes.append(False)
+        scenes.append({"trial": t, "q": [float(q) for q in planned.q_values], "success": successes})
+    return {**job, "scenes": scenes}
+
+
+def summarise(records: list[dict]) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    q = np.array([v for r in records for s in r["scenes"] for v in s["q"]])
+    ok = np.array([v for r in records for s in r["scenes"] for v in s["success"]], dtype=bool)
+    scenes = [s for r in records for s in r["scenes"]]
+    scored = [s for s in scenes if s["q"]]
+    bins = []
+    for lo, hi in itertools.pairwise(Q_BINS):
+        inside = (q >= lo) & (q < hi)
+        bins.append({"q_from": lo, "q_to": min(hi, 1.0), "candidates": int(inside.sum()),
+                     "success_rate": float(ok[inside].mean()) if inside.any() else None})
+    return {
+        "scenes": len(scenes), "scenes_without_candidates": len(scenes) - len(scored),
+        "scenes_without_a_successful_candidate": sum(not any(s["success"]) for s in scored),
+        "candidates": len(q), "candidate_success_rate": float(ok.mean()) if len(ok) else None,
+        "auc_q_vs_sim_success": float(roc_auc_score(ok, q)) if 0 < ok.sum() < len(ok) else None,
+        "by_q": bins,
+        # q_values come sorted, so index 0 is what GQ-CNN ranking executes; the mean is random's expectation.
+        "top_q_success_rate": float(np.mean([s["success"][0] for s in scored])) if scored else None,
+        "random_candidate_expected_success": float(np.mean([np.mean(s["success"]) for s in scored]))
+        if scored else None,
+    }
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f} %"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    from gqcnn_planner.planner_defaults import default_model_path
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=default_model_path())
+    parser.add_argument("--objects", type=int, default=10, help="objects per set (known, novel)")
+    parser.add_argument("--trials", type=int, default=2, help="scenes per object")
+    parser.add_argument("--candidates", type=int, default=60, help="candidates executed per scene (at most)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if not Path(args.model).is_file():
+        print(f"sim_candidates: no model at {args.model}", file=sys.stderr)
+        return 1
+    jobs = [{**o, "model": str(args.model), "trials": args.trials, "candidates": args.candidates}
+            for o in select_objects(args.objects, None)]
+    start = time.perf_counter()
+    with get_context("spawn").Pool(args.workers) as pool:
+        records = list(tqdm(pool.imap_unordered(census_object, jobs), total=len(jobs), desc="objects", unit="obj"))
+    report = {"model": str(args.model), "objects_per_set": args.objects, "trials_per_object": args.trials,
+              "candidates_per_scene": args.candidates, "wall_time_s": round(time.perf_counter() - start, 1),
+              "sets": {group: summarise([r for r in records if r["set"] == group])
+                       for group in sorted({r["set"] for r in records})}}
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "sim_candidates.json").write_text(json.dumps(report, indent=1))
+    for group, summary in report["sets"].items():
+        print(f"{group}: {summary['candidates']} candidates in {summary['scenes']} scenes, "
+              f"{percent(summary['candidate_success_rate'])} succeed; top-q {percent(summary['top_q_success_rate'])} "
+              f"vs random expectation {percent(summary['random_candidate_expected_success'])}; "
+              f"AUC {summary['auc_q_vs_sim_success'] or '-'}")
+        for b in summary["by_q"]:
+            print(f"  q {b['q_from']:.2f}-{b['q_to']:.2f}: {b['candidates']} candidates, "
+                  f"{percent(b['success_rate'])} succeed")
+    print(f"wall time {report['wall_time_s']} s; written {args.out_dir / 'sim_candidates.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
