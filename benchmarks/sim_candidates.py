@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sim_grasping import RESULTS, noisy, select_objects, trial_seed
+from sim_grasping import RESULTS, observe, select_objects
 
 Q_BINS = (0.0, 0.02, 0.1, 0.3, 0.5, 1.0001)
 
@@ -37,7 +37,6 @@ def census_object(job: dict) -> dict:
     from dexnet.mesh import MeshError, load_object
     from gqcnn_planner.model import GQCNN
     from gqcnn_planner.policies import PlanningError, PolicyConfig, plan
-    from gqcnn_planner.segmentation import segment_objects
     from yumi_bridge.motion import GraspRefusedError
     from yumi_bridge.sim import GraspSimulator
 
@@ -51,18 +50,9 @@ def census_object(job: dict) -> dict:
     config = replace(PolicyConfig(), top_k=job["candidates"])  # the plan returns every scored candidate
     scenes = []
     for t in range(job["trials"]):
-        seed = trial_seed(job["name"], t)
-        scene = sim.drop_object(seed)
-        rng = np.random.default_rng(seed)
-        depth = noisy(np.nan_to_num(scene.depth, nan=0.0), rng)
-        depth[~np.isfinite(scene.depth)] = 0.0
+        scene, depth, mask, _ = observe(sim, job["name"], t)
         try:
-            mask, _ = segment_objects(depth, scene.camera, rng)
-        except ValueError:
-            mask = None
-        mask = mask if mask is not None and mask.any() else None
-        try:
-            planned = plan("ranking", depth, scene.camera, model, np.random.default_rng(seed), mask,
+            planned = plan("ranking", depth, scene.camera, model, np.random.default_rng(scene.seed), mask,
                            num_candidates=job["candidates"], config=config)
         except PlanningError:
             scenes.append({"trial": t, "q": [], "success": []})

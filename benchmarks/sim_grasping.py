@@ -58,13 +58,31 @@ def select_objects(per_set: int, mesh_dir: Path | None) -> list[dict]:
     return chosen
 
 
-def noisy(depth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Sensor noise of a calibrated structured-light camera at 0.7 m: 1 mm per pixel.
+def sensor_depth(rendered: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The rendered depth as a calibrated structured-light camera at 0.7 m gives it: 1 mm noise per pixel, 0 where
+    nothing was hit.
 
     (The training augmentation's Gamma factor has a 3 % spread, 2 cm of global depth error at this range: a
     robustness margin for training, not a model of a calibrated sensor.)
     """
-    return (depth + rng.normal(0.0, 0.001, depth.shape)).astype(np.float32)
+    depth = (np.nan_to_num(rendered, nan=0.0) + rng.normal(0.0, 0.001, rendered.shape)).astype(np.float32)
+    depth[~np.isfinite(rendered)] = 0.0
+    return depth
+
+
+def observe(sim, name: str, trial: int):
+    """One trial as the planner sees it: (settled scene, sensor depth, perception segmask or None, the trial's rng)."""
+    from gqcnn_planner.segmentation import segment_objects
+
+    seed = trial_seed(name, trial)
+    scene = sim.drop_object(seed)
+    rng = np.random.default_rng(seed)
+    depth = sensor_depth(scene.depth, rng)
+    try:
+        mask, _ = segment_objects(depth, scene.camera, rng)
+    except ValueError:
+        mask = None
+    return scene, depth, (mask if mask is not None and mask.any() else None), rng
 
 
 def oracle_grasp(mesh, scene, gripper, config, rng):
@@ -115,7 +133,6 @@ def run_object(job: dict) -> dict:
     from dexnet.mesh import MeshError, load_object
     from gqcnn_planner.model import GQCNN
     from gqcnn_planner.policies import PlanningError, plan
-    from gqcnn_planner.segmentation import segment_objects
     from yumi_bridge.motion import GraspRefusedError
     from yumi_bridge.sim import GraspSimulator, SimSettings
 
@@ -129,16 +146,8 @@ def run_object(job: dict) -> dict:
     model = GQCNN.load(job["model"], threads=1)
     trials, views = [], []
     for t in range(job["trials"]):
-        seed = trial_seed(job["name"], t)
-        scene = sim.drop_object(seed)
-        rng = np.random.default_rng(seed)
-        depth = noisy(np.nan_to_num(scene.depth, nan=0.0), rng)
-        depth[~np.isfinite(scene.depth)] = 0.0
-        try:
-            mask, _ = segment_objects(depth, scene.camera, rng)
-        except ValueError:
-            mask = None
-        mask = mask if mask is not None and mask.any() else None
+        scene, depth, mask, rng = observe(sim, job["name"], t)
+        seed = scene.seed
         record = {"trial": t, "seed": seed, "methods": {}}
         for method in job["methods"]:
             start = time.perf_counter()
@@ -311,8 +320,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
                 execute_client.wait_for_server(timeout_sec=10.0)
                 rng = np.random.default_rng(seed)
                 scene = bridge.scene
-                depth = noisy(np.nan_to_num(scene.depth, nan=0.0), rng)
-                depth[~np.isfinite(scene.depth)] = 0.0
+                depth = sensor_depth(scene.depth, rng)
                 start = time.perf_counter()
                 goal = PlanGrasp.Goal(depth=depth_to_image(depth), camera_info=intrinsics_to_camera_info(scene.camera),
                                       policy="cem")
