@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sim_grasping import RESULTS, observe, select_objects
+from sim_grasping import RESULTS, observe, select_objects, sim_settings
 
 Q_BINS = (0.0, 0.02, 0.1, 0.3, 0.5, 1.0001)
 
@@ -43,7 +43,7 @@ def census_object(job: dict) -> dict:
     gripper = load_gripper(DEFAULT_GRIPPER)
     try:
         mesh = load_object(Path(job["path"]), gripper)
-        sim = GraspSimulator(mesh, gripper=gripper)
+        sim = GraspSimulator(mesh, gripper=gripper, settings=sim_settings())
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "scenes": []}
     model = GQCNN.load(job["model"], threads=1)

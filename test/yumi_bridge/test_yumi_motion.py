@@ -236,6 +236,8 @@ def test_empty_arm_falls_back_to_the_arm_that_reaches():
     assert plan_grasp_motion(GOOD, 0.035, 0.9, "", CONFIG, BASE_AS_CAMERA).arm == CONFIG.default_arm
     with pytest.raises(GraspRefusedError, match="out of reach of the right arm"):
         plan_grasp_motion(far_left, 0.035, 0.9, "right", CONFIG, BASE_AS_CAMERA)
+    with pytest.raises(GraspRefusedError, match=r"right arm.*; .*left arm"):  # neither reaches: both reasons
+        plan_grasp_motion(top_down_grasp(0.55, 0.40, 0.035), 0.035, 0.9, "", CONFIG, BASE_AS_CAMERA)
 
 
 def test_every_unsafe_reason_is_reported_at_once():

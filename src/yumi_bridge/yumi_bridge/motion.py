@@ -401,9 +401,11 @@ def plan_grasp_motion(
     if not config.open_fully:
         open_width = float(min(width + 2 * config.jaw_clearance, config.gripper_max_width))
     waypoints = build_waypoints(base_grasp, open_width, config)
+    other_arm_reach = None  # why the other arm cannot take over either, when it was tried
     if not chosen_by_caller and check_reach(waypoints, arm, config):
         other = ARMS[1 - ARMS.index(arm)]
-        arm = other if check_reach(waypoints, other, config) is None else arm
+        other_arm_reach = check_reach(waypoints, other, config)
+        arm = other if other_arm_reach is None else arm
 
     reasons = [
         reason
@@ -414,6 +416,7 @@ def plan_grasp_motion(
             check_workspace(waypoints, config),
             check_table_clearance(waypoints, open_width, config, gripper),
             check_reach(waypoints, arm, config),
+            other_arm_reach,
         )
         if reason
     ]
