@@ -1,11 +1,12 @@
 """Candidate census in simulation: how many of the planner's grasp candidates would succeed, and does q rank them?
 
-For each scene of the grasping benchmark (same objects, seeds, noise and segmentation as sim_grasping.py), the
-planner's collision-free antipodal candidates are scored by the GQ-CNN and every one of them is executed in the
-MuJoCo simulation. This explains the benchmark's baselines: random antipodal succeeds about as often as the
-average candidate, and a policy can only beat it by as much as the candidates' success rate leaves room for.
+For each scene of the grasping benchmark (same objects, seeds, noise and segmentation as sim_grasping.py), GQ-CNN
+ranking plans exactly as in the benchmark and every candidate it scored is executed in the MuJoCo simulation, so
+the top-q candidate is the ranking policy's pick and the candidates' mean is random antipodal's expectation.
+This explains the benchmark's baselines: a policy can only beat random by as much as the candidates' success
+rate leaves room for.
 
-    python benchmarks/sim_candidates.py [--objects 10] [--trials 2] [--candidates 60] [--workers 2]
+    python benchmarks/sim_candidates.py [--objects 20] [--trials 1] [--workers 2]
 
 Writes benchmarks/results/sim_candidates.json: success of all candidates, by q bin, the GQ-CNN's AUC on sim
 outcomes, and per scene the top-q candidate's success against the candidates' mean (random's expectation).
@@ -47,13 +48,13 @@ def census_object(job: dict) -> dict:
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "scenes": []}
     model = GQCNN.load(job["model"], threads=1)
-    config = replace(PolicyConfig(), top_k=job["candidates"])  # the plan returns every scored candidate
+    config = replace(PolicyConfig(), top_k=PolicyConfig().sampler.max_candidates)  # return every scored one
     scenes = []
     for t in range(job["trials"]):
         scene, depth, mask, _ = observe(sim, job["name"], t)
         try:
             planned = plan("ranking", depth, scene.camera, model, np.random.default_rng(scene.seed), mask,
-                           num_candidates=job["candidates"], config=config)
+                           config=config)
         except PlanningError:
             scenes.append({"trial": t, "q": [], "success": []})
             continue
@@ -103,22 +104,21 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=default_model_path())
-    parser.add_argument("--objects", type=int, default=10, help="objects per set (known, novel)")
-    parser.add_argument("--trials", type=int, default=2, help="scenes per object")
-    parser.add_argument("--candidates", type=int, default=60, help="candidates executed per scene (at most)")
+    parser.add_argument("--objects", type=int, default=20, help="objects per set (known, novel)")
+    parser.add_argument("--trials", type=int, default=1, help="scenes per object (the benchmark's first ones)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if not Path(args.model).is_file():
         print(f"sim_candidates: no model at {args.model}", file=sys.stderr)
         return 1
-    jobs = [{**o, "model": str(args.model), "trials": args.trials, "candidates": args.candidates}
+    jobs = [{**o, "model": str(args.model), "trials": args.trials}
             for o in select_objects(args.objects, None)]
     start = time.perf_counter()
     with get_context("spawn").Pool(args.workers) as pool:
         records = list(tqdm(pool.imap_unordered(census_object, jobs), total=len(jobs), desc="objects", unit="obj"))
     report = {"model": str(args.model), "objects_per_set": args.objects, "trials_per_object": args.trials,
-              "candidates_per_scene": args.candidates, "wall_time_s": round(time.perf_counter() - start, 1),
+              "wall_time_s": round(time.perf_counter() - start, 1),
               "sets": {group: summarise([r for r in records if r["set"] == group])
                        for group in sorted({r["set"] for r in records})}}
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -31,11 +31,11 @@ def test_quick_mode_runs_all_methods_and_writes_its_reports(heuristic_model_path
 def test_candidate_census_executes_every_scored_candidate(heuristic_model_path, tmp_path):
     sys.path.insert(0, str(BENCHMARKS))
     module = importlib.import_module("sim_candidates")
-    assert module.main(["--objects", "1", "--trials", "1", "--candidates", "5", "--workers", "1",
+    assert module.main(["--objects", "1", "--trials", "1", "--workers", "1",
                         "--model", str(heuristic_model_path), "--out-dir", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "sim_candidates.json").read_text())
     for group in ("known", "novel"):
         summary = report["sets"][group]
-        assert 0 < summary["candidates"] <= 5
+        assert summary["candidates"] > 0
         assert sum(b["candidates"] for b in summary["by_q"]) == summary["candidates"]
         assert 0.0 <= summary["candidate_success_rate"] <= 1.0

@@ -114,6 +114,8 @@ def test_registration_error_moves_the_believed_camera_not_the_scene():
     believed = noisy.extrinsics().base_camera
     assert 1e-4 < np.linalg.norm(believed[:3, 3] - exact.world_camera[:3, 3]) < 0.02  # ... the robot is off a bit
     np.testing.assert_array_equal(again.extrinsics().base_camera, believed)  # deterministic per seed
+    with pytest.raises(ValueError, match="two standard deviations"):
+        SimSettings(sim_registration_error=(-0.001, 0.0))
 
 
 def test_rendered_depth_shows_the_settled_physics_pose():

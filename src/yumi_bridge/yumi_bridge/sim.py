@@ -78,6 +78,11 @@ class SimSettings:
         "and rotation (rad) per axis, drawn per scene from its seed; (0, 0): the exact camera pose",
     )
 
+    def __post_init__(self) -> None:
+        error = self.sim_registration_error
+        if len(error) != 2 or not all(math.isfinite(v) and v >= 0 for v in error):
+            raise ValueError(f"sim_registration_error must be two standard deviations >= 0 (m, rad), got {error}")
+
 
 @dataclass(frozen=True)
 class SimScene:
