@@ -36,14 +36,15 @@ REGISTRATION_ERROR = (0.0, 0.0)
 # (0.40, 0) about 3 % of the drops ended where neither YuMi arm reaches every waypoint (1 % still do here),
 # which measures the workspace rather than the planner. The scenes are the same, shifted, wherever the centre is.
 TABLE_CENTER = (0.35, 0.0)
+MAX_FAILURE_VIEWS, MAX_FAILURE_VIEWS_PER_OBJECT_METHOD = 24, 1
+PAPER = {"known": {"success": 0.93}, "novel": {"success": 0.80}, "precision": "94-100%"}
 
 
 def sim_settings(registration_error: tuple[float, float] = REGISTRATION_ERROR):
+    """The sim backend's settings for the benchmark scenes (objects dropped around TABLE_CENTER)."""
     from yumi_bridge.sim import SimSettings
 
     return SimSettings(sim_table_center=TABLE_CENTER, sim_registration_error=tuple(registration_error))
-MAX_FAILURE_VIEWS, MAX_FAILURE_VIEWS_PER_OBJECT_METHOD = 24, 1
-PAPER = {"known": {"success": 0.93}, "novel": {"success": 0.80}, "precision": "94-100%"}
 
 
 def trial_seed(name: str, trial: int) -> int:
@@ -302,15 +303,16 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
     from yumi_bridge.executor_node import ExecutorNode
 
-    ros = BackgroundExecutor()
-    ros.add(PlannerNode(context=ros.context, parameter_overrides=[Parameter("model_path", value=model)]))
-    client_node = ros.add(Node("sim_grasping_benchmark", context=ros.context))
-    plan_client = ActionClient(client_node, PlanGrasp, "plan_grasp")
-    plan_client.wait_for_server(timeout_sec=10.0)
+    refusals = {getattr(ExecuteGrasp.Result, n): f"refused_{n.lower()}"
+                for n in ("UNSAFE", "INVALID_INPUT", "NOT_CALIBRATED")}  # cause names as in run_object
     records = []
     mesh_dir = RESULTS.parent / ".cache_meshes"
     mesh_dir.mkdir(exist_ok=True)
-    try:
+    with BackgroundExecutor() as ros:
+        ros.add(PlannerNode(context=ros.context, parameter_overrides=[Parameter("model_path", value=model)]))
+        client_node = ros.add(Node("sim_grasping_benchmark", context=ros.context))
+        plan_client = ActionClient(client_node, PlanGrasp, "plan_grasp")
+        plan_client.wait_for_server(timeout_sec=10.0)
         for job in jobs:
             try:
                 mesh = load_object(Path(job["path"]), load_gripper(DEFAULT_GRIPPER))
@@ -341,8 +343,6 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
                            "planning_time": planning_time}
                 else:
                     outcome = ros.send_goal(execute_client, ExecuteGrasp.Goal(grasp=result.grasp), 120.0)
-                    refusals = {getattr(ExecuteGrasp.Result, n): f"refused_{n.lower()}"
-                                for n in ("UNSAFE", "INVALID_INPUT", "NOT_CALIBRATED")}  # named as in run_object
                     cause = "" if outcome.success else refusals.get(
                         outcome.status, outcome.message.split(":")[0] or f"status_{outcome.status}")
                     row = {"success": bool(outcome.success), "cause": cause, "message": outcome.message[:200],
@@ -351,8 +351,6 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
                 execute_client.destroy()
                 ros.remove(bridge)
             records.append({**job, "trials": trials})
-    finally:
-        ros.shutdown()
     return records
 
 

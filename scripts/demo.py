@@ -69,17 +69,16 @@ def main() -> int:
         return 1
     name, mesh_file = held_out_object()
 
-    ros = BackgroundExecutor()
-    bridge = ros.add(ExecutorNode(context=ros.context, parameter_overrides=[
-        Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=str(mesh_file)),
-        Parameter("sim_seed", value=1)]))
-    depth, camera = bridge.scene.depth, bridge.scene.camera
-    print(f"scene: held-out object pybullet/{name} dropped on the simulated table, {camera.width}x{camera.height} "
-          f"depth, model {Path(model_path).name} ({card.get('network', {}).get('preset', '?')} preset)")
-    ros.add(PerceptionNode(context=ros.context))
-    planner = ros.add(PlannerNode(context=ros.context))
-    driver = ros.add(Node("demo_camera_driver", context=ros.context))
-    try:
+    with BackgroundExecutor() as ros:
+        bridge = ros.add(ExecutorNode(context=ros.context, parameter_overrides=[
+            Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=str(mesh_file)),
+            Parameter("sim_seed", value=1)]))
+        depth, camera = bridge.scene.depth, bridge.scene.camera
+        print(f"scene: held-out object pybullet/{name} dropped on the simulated table, {camera.width}x{camera.height} "
+              f"depth, model {Path(model_path).name} ({card.get('network', {}).get('preset', '?')} preset)")
+        ros.add(PerceptionNode(context=ros.context))
+        planner = ros.add(PlannerNode(context=ros.context))
+        driver = ros.add(Node("demo_camera_driver", context=ros.context))
         depth_pub = driver.create_publisher(Image, "depth/image_raw", qos_profile_sensor_data)
         info_pub = driver.create_publisher(CameraInfo, "depth/camera_info", qos_profile_sensor_data)
         client = ActionClient(driver, PlanGrasp, "plan_grasp")
@@ -130,8 +129,6 @@ def main() -> int:
         print(json.dumps({"execute": "sim", "status": outcome.status, "success": outcome.success,
                           "final_width": round(outcome.final_width, 4), "message": outcome.message,
                           "phases": list(dict.fromkeys(phases))}))
-    finally:
-        ros.shutdown()
     return 0
 
 

@@ -213,10 +213,10 @@ def with_depths(
     strata = (np.arange(n)[None, :] + rng.uniform(size=(len(top), n))) / n
     offsets = config.min_depth_offset + strata * (config.max_depth_offset - config.min_depth_offset)
     deepest = floor - config.table_clearance
-    clamped = top[:, None] + offsets >= deepest[:, None]
+    wanted = top[:, None] + offsets
+    clamped = wanted >= deepest[:, None]
     distinct = ~clamped | (np.cumsum(clamped, axis=1) == 1)  # strata clamped to the same depth: keep one
-    depths = np.minimum(top[:, None] + offsets, deepest[:, None])
-    depths = depths.ravel()
+    depths = np.minimum(wanted, deepest[:, None]).ravel()
     repeat = np.repeat(np.arange(len(top)), n)
     width_px = np.linalg.norm(p2 - p1, axis=1)[repeat]
     # Width at the gripper depth, as Grasp2D measures it; the jaws must still open around it.

@@ -401,11 +401,11 @@ def plan_grasp_motion(
     if not config.open_fully:
         open_width = float(min(width + 2 * config.jaw_clearance, config.gripper_max_width))
     waypoints = build_waypoints(base_grasp, open_width, config)
-    other_arm_reach = None  # why the other arm cannot take over either, when it was tried
-    if not chosen_by_caller and check_reach(waypoints, arm, config):
+    reach = [check_reach(waypoints, arm, config)]
+    if reach[0] and not chosen_by_caller:  # the other arm takes over, or its reason is reported too
         other = ARMS[1 - ARMS.index(arm)]
-        other_arm_reach = check_reach(waypoints, other, config)
-        arm = other if other_arm_reach is None else arm
+        other_reach = check_reach(waypoints, other, config)
+        arm, reach = (other, []) if other_reach is None else (arm, [*reach, other_reach])
 
     reasons = [
         reason
@@ -415,8 +415,7 @@ def plan_grasp_motion(
             check_approach(camera_axis_grasp, config),  # a wrong extrinsic shows as a tilted camera axis
             check_workspace(waypoints, config),
             check_table_clearance(waypoints, open_width, config, gripper),
-            check_reach(waypoints, arm, config),
-            other_arm_reach,
+            *reach,
         )
         if reason
     ]

@@ -22,6 +22,7 @@ import yaml
 from scipy.spatial.transform import Rotation
 
 from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_planner.config_file import read_yaml_mapping
 from yumi_bridge.frames import pose_matrix, pose_parts
 
 Pattern = tuple[int, int]  # inner corners (columns, rows), like cv2.findChessboardCorners' patternSize
@@ -170,7 +171,7 @@ def _parse_pattern(text: str) -> Pattern:
 
 def _distortion_from_yaml(path: str) -> np.ndarray:
     """Distortion coefficients of a camera_info YAML (CameraIntrinsics keeps none); zero if absent."""
-    section = yaml.safe_load(Path(path).read_text()).get("distortion_coefficients") or {}
+    section = read_yaml_mapping(path, "camera_info").get("distortion_coefficients") or {}
     coefficients = np.asarray((section.get("data") if isinstance(section, dict) else None) or [0.0] * 5, dtype=float)
     if coefficients.size not in (4, 5, 8, 12, 14):
         raise ValueError(f"{path}: distortion_coefficients needs 4, 5, 8, 12 or 14 numbers, got {coefficients.size}")
