@@ -9,7 +9,8 @@ rate leaves room for.
     python benchmarks/sim_candidates.py [--objects 20] [--trials 1] [--workers 2]
 
 Writes benchmarks/results/sim_candidates.json: success of all candidates, by q bin, the GQ-CNN's AUC on sim
-outcomes, and per scene the top-q candidate's success against the candidates' mean (random's expectation).
+outcomes (over all candidates, and within scenes, where ranking acts), and per scene the top-q candidate's success
+against the candidates' mean (random's expectation).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sim_grasping import RESULTS, observe, select_objects, sim_settings
+from sim_grasping import RESULTS, observe, parse_sim_overrides, select_objects, sim_settings
 
 Q_BINS = (0.0, 0.02, 0.1, 0.3, 0.5, 1.0001)
 
@@ -44,7 +45,7 @@ def census_object(job: dict) -> dict:
     gripper = load_gripper(DEFAULT_GRIPPER)
     try:
         mesh = load_object(Path(job["path"]), gripper)
-        sim = GraspSimulator(mesh, gripper=gripper, settings=sim_settings())
+        sim = GraspSimulator(mesh, gripper=gripper, settings=sim_settings(job["sim_overrides"]))
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "scenes": []}
     model = GQCNN.load(job["model"], threads=1)
@@ -73,8 +74,10 @@ def summarise(records: list[dict]) -> dict:
 
     q = np.array([v for r in records for s in r["scenes"] for v in s["q"]])
     ok = np.array([v for r in records for s in r["scenes"] for v in s["success"]], dtype=bool)
-    scenes = [s for r in records for s in r["scenes"]]
+    scenes = [{"name": r["name"], **s} for r in records for s in r["scenes"]]
     scored = [s for s in scenes if s["q"]]
+    # Within a scene is where ranking acts: does q order that scene's candidates (mixed outcomes only)?
+    within = [roc_auc_score(s["success"], s["q"]) for s in scored if 0 < sum(s["success"]) < len(s["success"])]
     bins = []
     for lo, hi in itertools.pairwise(Q_BINS):
         inside = (q >= lo) & (q < hi)
@@ -90,6 +93,12 @@ def summarise(records: list[dict]) -> dict:
         "top_q_success_rate": float(np.mean([s["success"][0] for s in scored])) if scored else None,
         "random_candidate_expected_success": float(np.mean([np.mean(s["success"]) for s in scored]))
         if scored else None,
+        "scenes_with_mixed_outcomes": len(within),
+        "mean_within_scene_auc": float(np.mean(within)) if within else None,
+        "per_scene": [{"name": s["name"], "trial": s["trial"], "candidates": len(s["q"]),
+                       "top_q": s["q"][0] if s["q"] else None, "top_q_success": s["success"][0] if s["q"] else None,
+                       "candidate_success_rate": float(np.mean(s["success"])) if s["q"] else None}
+                      for s in sorted(scenes, key=lambda s: (s["name"], s["trial"]))],
     }
 
 
@@ -107,18 +116,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objects", type=int, default=20, help="objects per set (known, novel)")
     parser.add_argument("--trials", type=int, default=1, help="scenes per object (the benchmark's first ones)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sim", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a sim setting, as in sim_grasping.py")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if not Path(args.model).is_file():
         print(f"sim_candidates: no model at {args.model}", file=sys.stderr)
         return 1
-    jobs = [{**o, "model": str(args.model), "trials": args.trials}
+    try:
+        overrides = parse_sim_overrides(args.sim)
+    except ValueError as err:
+        print(f"sim_candidates: {err}", file=sys.stderr)
+        return 2
+    jobs = [{**o, "model": str(args.model), "trials": args.trials, "sim_overrides": overrides}
             for o in select_objects(args.objects, None)]
     start = time.perf_counter()
     with get_context("spawn").Pool(args.workers) as pool:
         records = list(tqdm(pool.imap_unordered(census_object, jobs), total=len(jobs), desc="objects", unit="obj"))
     report = {"model": str(args.model), "objects_per_set": args.objects, "trials_per_object": args.trials,
-              "wall_time_s": round(time.perf_counter() - start, 1),
+              "sim_overrides": overrides, "wall_time_s": round(time.perf_counter() - start, 1),
               "sets": {group: summarise([r for r in records if r["set"] == group])
                        for group in sorted({r["set"] for r in records})}}
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{group}: {summary['candidates']} candidates in {summary['scenes']} scenes, "
               f"{percent(summary['candidate_success_rate'])} succeed; top-q {percent(summary['top_q_success_rate'])} "
               f"vs random expectation {percent(summary['random_candidate_expected_success'])}; "
-              f"AUC {summary['auc_q_vs_sim_success'] or '-'}")
+              f"AUC {summary['auc_q_vs_sim_success'] or '-'}, within scenes {summary['mean_within_scene_auc'] or '-'} "
+              f"({summary['scenes_with_mixed_outcomes']} scenes with mixed outcomes)")
         for b in summary["by_q"]:
             print(f"  q {b['q_from']:.2f}-{b['q_to']:.2f}: {b['candidates']} candidates, "
                   f"{percent(b['success_rate'])} succeed")

@@ -15,7 +15,8 @@ from gqcnn_planner.policies import (
     NoValidGraspError,
     PolicyConfig,
     cross_entropy_rounds,
-    jaws_clear,
+    gripper_clear,
+    table_normal,
     plan,
 )
 from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
@@ -117,18 +118,58 @@ def test_flat_table_has_no_valid_grasp(scene, model):
 
 
 @pytest.mark.parametrize("wall_from_centre_px, clear", [(20, False), (-22, False), (40, True), (None, True)])
-def test_jaws_clear_checks_the_full_stroke_finger_sweep(wall_from_centre_px, clear):
+def test_gripper_clear_checks_the_full_stroke_finger_sweep(wall_from_centre_px, clear):
     """A 20 px bar grasped across at its centre; a second block where an opened finger (5 cm stroke, about
     26 px from the centre at this depth) would land or sweep makes the grasp unsafe, one farther out does not."""
     camera = CameraIntrinsics.primesense()
     depth = np.full((camera.height, camera.width), 0.70, dtype=np.float32)
     u0, v0 = 320, 240
-    depth[v0 - 40:v0 + 40, u0 - 10:u0 + 10] = 0.65  # the bar, 20 px wide along u
+    depth[v0 - 40:v0 + 40, u0 - 10:u0 + 10] = 0.675  # the bar, 20 px wide along u
     if wall_from_centre_px is not None:
         w = u0 + wall_from_centre_px
-        depth[v0 - 40:v0 + 40, w - 2:w + 2] = 0.65
-    grasp = GraspCandidates([[u0, v0]], [0.0], [0.67], [20 * 0.67 / camera.fx], [20.0])
-    assert jaws_clear(depth, grasp, camera, PolicyConfig()).tolist() == [clear]
+        depth[v0 - 40:v0 + 40, w - 2:w + 2] = 0.675
+    grasp = GraspCandidates([[u0, v0]], [0.0], [0.69], [20 * 0.69 / camera.fx], [20.0])
+    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [clear]
+
+
+@pytest.mark.parametrize("block_height, clear", [(0.03, True), (0.06, False)])
+def test_gripper_clear_checks_the_palm_above_the_fingers(block_height, clear):
+    """A block beside the bar, across the grasp axis (out of the fingers' way, under the 5 cm deep palm): it is hit
+    only if it reaches above the palm's underside, 4.5 cm over the fingertips."""
+    camera = CameraIntrinsics.primesense()
+    depth = np.full((camera.height, camera.width), 0.70, dtype=np.float32)
+    u0, v0 = 320, 240
+    depth[v0 - 40:v0 + 40, u0 - 10:u0 + 10] = 0.675
+    depth[v0 + 18:v0 + 24, u0 - 10:u0 + 10] = 0.70 - block_height  # 18-24 px (2-3 cm) from the axis
+    grasp = GraspCandidates([[u0, v0]], [0.0], [0.69], [20 * 0.69 / camera.fx], [20.0])
+    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [clear]
+
+
+def test_gripper_clear_approaches_along_the_table_normal():
+    """Seen by a camera tilted 20 deg about its x axis, a tall block beside the grasp, across its axis: along the
+    optical axis the palm would pass beside it, but the executor comes straight down onto the table (its normal,
+    found in the depth image), and on that line the palm's sweep crosses the block."""
+    camera = CameraIntrinsics.primesense()
+    tilt = np.radians(20.0)
+    up = np.array([0.0, np.sin(tilt), -np.cos(tilt)])  # table normal in the camera frame, towards the camera
+    v, u = np.mgrid[0:camera.height, 0:camera.width]
+    rays = np.stack([(u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, np.ones(u.shape)], axis=-1)
+    table_point = np.array([0.0, 0.0, 0.70])
+    depth = ((table_point @ up) / (rays @ up)).astype(np.float32)  # the tilted table plane
+    assert np.allclose(table_normal(depth, camera), up, atol=1e-3)
+    u0, v0 = 320, 240
+    grasp = GraspCandidates([[u0, v0]], [0.0], [0.69], [0.02], [0.02 * camera.fx / 0.69])
+    on_axis = gripper_clear(depth, grasp, camera, PolicyConfig())
+    depth[v0 + 35:v0 + 50, u0 - 10:u0 + 10] = 0.60  # a block about 10 cm tall, 4-6 cm down the image
+    assert on_axis.tolist() == [True]
+    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [True]  # the optical axis misses it
+    assert gripper_clear(depth, grasp, camera, PolicyConfig(), up).tolist() == [False]
+
+
+def test_table_normal_falls_back_to_the_optical_axis_without_a_table():
+    camera = CameraIntrinsics.primesense()
+    depth = np.zeros((camera.height, camera.width), dtype=np.float32)  # nothing seen
+    assert table_normal(depth, camera).tolist() == [0.0, 0.0, -1.0]
 
 
 def test_sampler_drops_jaw_pairs_that_would_only_graze_the_top():

@@ -21,6 +21,7 @@ from gqcnn_planner.crop import CropSpec, antialias, grasp_aligned_crops
 from gqcnn_planner.depth import inpaint, missing
 from gqcnn_planner.grasp import Grasp2D
 from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
+from gqcnn_planner.segmentation import SegmentationConfig, fit_table_plane
 
 POLICIES = ("ranking", "cem", "random", "igq")
 
@@ -63,8 +64,11 @@ class PolicyConfig:
     cem_elite_fraction: float = 0.25
     gmm_components: int = 3
     igq_depth_offset: float = 0.015  # metres below the surface at the grasp centre
-    finger_width: float = 0.01  # metres along the grasp axis, for the jaw clearance check
+    finger_width: float = 0.008  # metres along the grasp axis, for the gripper clearance check
     finger_thickness: float = 0.02  # metres across the grasp axis
+    finger_length: float = 0.045  # metres along the approach, fingertip to palm
+    palm_width: float = 0.09  # metres along the grasp axis
+    palm_thickness: float = 0.05  # metres across it
     open_width: float = 0.05  # jaws open this far before the approach (the executor's default: full stroke)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
@@ -132,32 +136,66 @@ def prepare_inputs(
 SAMPLE_OVERSAMPLING = 4  # sampled candidates per requested one, before the collision check
 
 
-def jaws_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, config: PolicyConfig,
-               margin: float = 0.002) -> np.ndarray:
-    """True where both fingers, opened to `open_width`, can descend to the gripper depth and sweep in to the
-    contacts without touching anything seen in the depth image (Dex-Net's collision model: jaws fully open).
+def table_normal(depth: np.ndarray, camera: CameraIntrinsics, max_tilt: float = np.radians(60.0)) -> np.ndarray:
+    """Unit normal of the table plane in the camera frame, pointing towards the camera: the executor approaches
+    along its opposite (straight down, as Dex-Net's labels assume). The optical axis stands in when no plane is
+    found or it is implausibly steep (no table in view)."""
+    towards_camera = np.array([0.0, 0.0, -1.0])
+    step = max(1, int(np.sqrt(depth.size / 20000)))  # a coarse grid is plenty for one dominant plane
+    grid = depth[::step, ::step]
+    v, u = np.mgrid[0:depth.shape[0]:step, 0:depth.shape[1]:step]
+    valid = ~missing(grid)
+    points = camera.deproject_pixels(np.stack([u[valid], v[valid]], axis=-1), grid[valid])
+    try:
+        normal = fit_table_plane(points, np.random.default_rng(0), SegmentationConfig(ransac_iterations=50))[:3]
+    except ValueError:
+        return towards_camera
+    return normal if normal @ towards_camera >= np.cos(max_tilt) else towards_camera
 
-    Checked on a grid over each finger's path: from just outside the contact out to the open finger's outer
-    face along the grasp axis, and across the finger's thickness."""
+
+def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, config: PolicyConfig,
+                  up: np.ndarray | None = None, margin: float = 0.002) -> np.ndarray:
+    """True where the gripper can come down to each grasp without touching anything seen in the depth image:
+    Dex-Net's collision model of its labels, i.e. jaws fully open (`open_width`), the approach straight down
+    (against `up`, the table normal; default the optical axis) with the jaw axis levelled, and finger and palm
+    boxes swept up from the grasp (the fingers then sweep in to the contacts).
+
+    The depth image is a height field: whatever lies behind a seen surface is taken as solid, so a point of the
+    gripper collides when the pixel it projects to shows a surface nearer than the point. Points are checked on
+    grids over each finger's sweep (from just outside its contact out to the open finger's outer face, across its
+    thickness) and the palm's footprint, both `margin` wider all round, at several heights."""
     if len(candidates) == 0:
         return np.zeros(0, dtype=bool)
-    ends = candidates.endpoints_px()
-    axis = np.stack([np.cos(candidates.angles), np.sin(candidates.angles)], axis=-1)
-    across = np.stack([-axis[:, 1], axis[:, 0]], axis=-1)
-    finger_width, finger_thickness = config.finger_width, config.finger_thickness
-    px_per_m = camera.fx / candidates.depths
-    start = np.maximum(0.2 * finger_width * px_per_m, 2.0)  # just outside the contact (the edge pixel itself)
-    outer = np.maximum((config.open_width / 2 + finger_width) * px_per_m - candidates.widths_px / 2, start)
+    up = np.array([0.0, 0.0, -1.0]) if up is None else np.asarray(up, dtype=float)
+    focal = (camera.fx + camera.fy) / 2
+    tip = candidates.depths
+    centre = camera.deproject_pixels(candidates.centers, tip)  # (N, 3), camera frame
+    image_axis = np.column_stack([np.cos(candidates.angles), np.sin(candidates.angles), np.zeros(len(tip))])
+    axis = image_axis - (image_axis @ up)[:, None] * up  # levelled onto the table, as the executor does
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    across = np.cross(up, axis)
+    # From just outside the contact (its edge pixel is a blurred depth step of the object itself) outwards.
+    inner = candidates.widths / 2 + np.maximum(0.2 * config.finger_width, 2.0 * tip / focal)
+    outer = np.maximum(config.open_width / 2 + config.finger_width + margin, inner)
+    finger_x = inner[:, None] + np.linspace(0.0, 1.0, 12)[None, :] * (outer - inner)[:, None]  # (N, 12)
+    finger_x = np.concatenate([-finger_x, finger_x], axis=1)[:, :, None]  # both fingers
+    finger_y = np.linspace(-1.0, 1.0, 11)[None, None, :] * (config.finger_thickness / 2 + margin)
+    palm_x = np.linspace(-1.0, 1.0, 24)[None, :, None] * (config.palm_width / 2 + margin)
+    palm_y = np.linspace(-1.0, 1.0, 14)[None, None, :] * (config.palm_thickness / 2 + margin)
+    fl = config.finger_length
+    checks = [(finger_x, finger_y, (0.0, fl / 2, fl)), (palm_x, palm_y, (fl, fl + 0.03, fl + 0.06))]
     clear = np.ones(len(candidates), dtype=bool)
-    for side, sign in ((0, -1.0), (1, 1.0)):
-        for step in np.linspace(0.0, 1.0, 6):
-            reach = start + step * (outer - start)
-            for lateral in (-0.5, 0.0, 0.5):
-                p = ends[:, side] + (sign * axis * reach[:, None]
-                                     + lateral * across * (finger_thickness * px_per_m)[:, None])
-                rows = np.clip(np.round(p[:, 1]).astype(int), 0, depth.shape[0] - 1)
-                cols = np.clip(np.round(p[:, 0]).astype(int), 0, depth.shape[1] - 1)
-                clear &= depth[rows, cols] > candidates.depths - margin
+    for x, y, heights in checks:
+        x, y = np.broadcast_arrays(x, y, np.zeros((len(tip), 1, 1)))[:2]
+        plane = (centre[:, None, :] + x.reshape(len(tip), -1, 1) * axis[:, None, :]
+                 + y.reshape(len(tip), -1, 1) * across[:, None, :])
+        for height in heights:
+            points = plane + height * up
+            pixels = points[..., :2] / points[..., 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
+            rows = np.clip(np.round(pixels[..., 1]).astype(int), 0, depth.shape[0] - 1)
+            cols = np.clip(np.round(pixels[..., 0]).astype(int), 0, depth.shape[1] - 1)
+            clear &= (depth[rows, cols] > points[..., 2]).all(axis=1)
+    ends = candidates.endpoints_px()
     inside = ((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2))
     return clear & inside
 
@@ -205,7 +243,8 @@ def plan(
     report("sampling", 0.1, 0.0)
     # Oversample (up to the sampler's M) because the finger-footprint check below rejects many deep grasps.
     candidates = sample_antipodal(filled, camera, rng, SAMPLE_OVERSAMPLING * count, mask, config.sampler)
-    clear = np.flatnonzero(jaws_clear(filled, candidates, camera, config))
+    up = table_normal(filled, camera)
+    clear = np.flatnonzero(gripper_clear(filled, candidates, camera, config, up))
     candidates = candidates.subset(clear[:count])
     times["sampling"] = time.perf_counter() - start
     if len(candidates) == 0:
@@ -221,7 +260,7 @@ def plan(
         times["inference"] += time.perf_counter() - start
         if policy == "cem":
             candidates, q = cross_entropy_rounds(model, filled, filtered, camera, candidates, q, rng, config, times,
-                                                 report, check_cancel, mask)
+                                                 report, check_cancel, mask, up)
     elif policy == "random":
         q = np.zeros(len(candidates), dtype=np.float32)
         q[rng.integers(len(candidates))] = 1.0  # the uniformly drawn one goes first
@@ -247,6 +286,7 @@ def cross_entropy_rounds(
     model: QualityModel, filled: np.ndarray, filtered: np.ndarray, camera: CameraIntrinsics,
     seeds: GraspCandidates, seed_q: np.ndarray, rng: np.random.Generator, config: PolicyConfig,
     times: dict[str, float], report: Progress, check_cancel: Callable[[], None], mask: np.ndarray | None,
+    up: np.ndarray | None = None,
 ) -> tuple[GraspCandidates, np.ndarray]:
     """Algorithm 2: refit a Gaussian mixture over [jaw 1 px, jaw 2 px, depth] to the elite and resample.
 
@@ -269,7 +309,7 @@ def cross_entropy_rounds(
                               reg_covar=1e-2, init_params="k-means++",
                               random_state=int(rng.integers(2**31 - 1))).fit(features)
         samples = candidates_from_features(gmm.sample(config.cem_samples)[0], camera, config)
-        samples = samples.subset(np.flatnonzero(jaws_clear(filled, samples, camera, config)))
+        samples = samples.subset(np.flatnonzero(gripper_clear(filled, samples, camera, config, up)))
         if near_object is not None and len(samples):
             c = np.round(samples.centers).astype(int)
             samples = samples.subset(np.flatnonzero(near_object[c[:, 1], c[:, 0]]))
