@@ -20,7 +20,6 @@ import itertools
 import json
 import sys
 import time
-from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -35,10 +34,11 @@ Q_BINS = (0.0, 0.02, 0.1, 0.3, 0.5, 1.0001)
 def census_object(job: dict) -> dict:
     """Execute every candidate of every trial of one object (runs in a worker process)."""
     from dexnet.generate import DEFAULT_GRIPPER
-    from dexnet.gripper import load_gripper
     from dexnet.mesh import MeshError, load_object
+    from gqcnn_planner.gripper import load_gripper
     from gqcnn_planner.model import GQCNN
     from gqcnn_planner.policies import PlanningError, PolicyConfig, plan
+    from gqcnn_planner.sampling import SamplerConfig
     from yumi_bridge.motion import GraspRefusedError
     from yumi_bridge.sim import GraspSimulator
 
@@ -49,7 +49,7 @@ def census_object(job: dict) -> dict:
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "scenes": []}
     model = GQCNN.load(job["model"], threads=1)
-    config = replace(PolicyConfig(), top_k=PolicyConfig().sampler.max_candidates)  # return every scored one
+    config = PolicyConfig.for_gripper(gripper, top_k=SamplerConfig().max_candidates)  # return every scored one
     scenes = []
     for t in range(job["trials"]):
         scene, depth, mask, _ = observe(sim, job["name"], t)

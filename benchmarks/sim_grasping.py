@@ -164,10 +164,10 @@ def failure_view(depth: np.ndarray, camera, grasp, half: int = 60) -> np.ndarray
 def run_object(job: dict) -> dict:
     """All trials and methods on one object (runs in a worker process)."""
     from dexnet.generate import DEFAULT_GRIPPER
-    from dexnet.gripper import load_gripper
     from dexnet.mesh import MeshError, load_object
+    from gqcnn_planner.gripper import load_gripper
     from gqcnn_planner.model import GQCNN
-    from gqcnn_planner.policies import PlanningError, plan
+    from gqcnn_planner.policies import PlanningError, PolicyConfig, plan
     from yumi_bridge.motion import GraspRefusedError
     from yumi_bridge.sim import GraspSimulator
 
@@ -179,6 +179,7 @@ def run_object(job: dict) -> dict:
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "trials": []}
     model = GQCNN.load(job["model"], threads=1)
+    config = PolicyConfig.for_gripper(gripper)  # the planner models the gripper the sim executes with
     trials, views = [], []
     for t in range(job["trials"]):
         scene, depth, mask, rng = observe(sim, job["name"], t)
@@ -193,7 +194,8 @@ def run_object(job: dict) -> dict:
                     if grasp is None:
                         raise PlanningError("oracle found no collision-free grasp")
                 else:
-                    planned = plan(method, depth, scene.camera, model, np.random.default_rng(seed), mask)
+                    planned = plan(method, depth, scene.camera, model, np.random.default_rng(seed), mask,
+                                   config=config)
                     grasp, q = planned.grasp, planned.q_value
             except PlanningError as err:
                 record["methods"][method] = {"success": False, "cause": "no_grasp", "message": str(err), "q": None,
@@ -320,10 +322,10 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     from rclpy.parameter import Parameter
 
     from dexnet.generate import DEFAULT_GRIPPER
-    from dexnet.gripper import load_gripper
     from dexnet.mesh import MeshError, load_object
     from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
     from gqcnn_planner.background_executor import BackgroundExecutor
+    from gqcnn_planner.gripper import load_gripper
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
     from yumi_bridge.executor_node import ExecutorNode
@@ -334,7 +336,8 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     mesh_dir = RESULTS.parent / ".cache_meshes"
     mesh_dir.mkdir(exist_ok=True)
     with BackgroundExecutor() as ros:
-        ros.add(PlannerNode(context=ros.context, parameter_overrides=[Parameter("model_path", value=model)]))
+        ros.add(PlannerNode(context=ros.context, parameter_overrides=[
+            Parameter("model_path", value=model), Parameter("gripper_file", value=str(DEFAULT_GRIPPER))]))
         client_node = ros.add(Node("sim_grasping_benchmark", context=ros.context))
         plan_client = ActionClient(client_node, PlanGrasp, "plan_grasp")
         plan_client.wait_for_server(timeout_sec=10.0)

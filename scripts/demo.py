@@ -25,8 +25,8 @@ def held_out_object() -> tuple[str, Path]:
     """The first loadable test-split pybullet object, preprocessed as in the dataset, saved as a mesh file."""
     from dexnet import dataset
     from dexnet.generate import DEFAULT_GRIPPER
-    from dexnet.gripper import load_gripper
     from dexnet.mesh import MeshError, load_object, pybullet_object_paths
+    from gqcnn_planner.gripper import load_gripper
 
     for path in pybullet_object_paths():
         if dataset.object_split(f"pybullet/{path.stem}") != "test":

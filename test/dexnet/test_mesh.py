@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from dexnet.gripper import Gripper
 from dexnet.mesh import MeshError, load_object, pybullet_object_paths, stable_poses, user_mesh_paths
+from gqcnn_planner.gripper import Gripper
 
 GRIPPER = Gripper()
 

@@ -8,7 +8,6 @@ import trimesh
 from scipy.spatial import ConvexHull
 
 from dexnet.antipodal import Grasps3D
-from dexnet.gripper import Gripper
 from dexnet.quality import (
     FINGER_RADIUS,
     TORQUE_SCALING,
@@ -16,6 +15,7 @@ from dexnet.quality import (
     find_contacts,
     robust_epsilon_quality,
 )
+from gqcnn_planner.gripper import Gripper
 
 GRIPPER = Gripper()  # 5 cm stroke
 X = np.array([1.0, 0.0, 0.0])

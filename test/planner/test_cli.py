@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ import yaml
 from PIL import Image
 
 from gqcnn_planner.cli import main
+
+GRIPPER_YAML = Path(__file__).resolve().parents[2] / "config" / "gripper_yumi.yaml"
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def test_png_in_millimetres_works_too(files, heuristic_model_path, capsys):
 
 @pytest.mark.parametrize("case, code, message", [
     ("missing depth", 2, "does not exist"), ("bad intrinsics", 2, "camera_matrix"), ("bad model", 4, "MODEL_ERROR"),
-    ("flat", 3, "NO_VALID_GRASP"), ("txt", 2, "unsupported depth format"),
+    ("flat", 3, "NO_VALID_GRASP"), ("txt", 2, "unsupported depth format"), ("bad gripper", 2, "unknown gripper keys"),
 ])
 def test_failures_give_one_readable_line_and_an_exit_code(case, code, message, files, heuristic_model_path, capsys,
                                                           scene):
@@ -62,6 +65,9 @@ def test_failures_give_one_readable_line_and_an_exit_code(case, code, message, f
         (files["dir"] / "model.json").write_text('{"format": "gqcnn-model-card-v1"}')
     elif case == "flat":
         np.save(files["npy"], np.full_like(scene.depth, 0.7))
+    elif case == "bad gripper":
+        args["--gripper"] = files["dir"] / "gripper.yaml"
+        args["--gripper"].write_text(GRIPPER_YAML.read_text() + "finger_lenght: 0.04\n")
     elif case == "txt":
         args["--depth"] = files["dir"] / "depth.txt"
         args["--depth"].write_text("0.7")

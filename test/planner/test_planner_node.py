@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 from rclpy.action import ActionClient
@@ -17,6 +18,7 @@ from gqcnn_planner.planner_node import PlannerNode
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info, mask_to_image, msg_to_grasp
 
 R = PlanGrasp.Result
+GRIPPER_YAML = Path(__file__).resolve().parents[2] / "config" / "gripper_yumi.yaml"
 
 
 class Client:
@@ -161,3 +163,23 @@ def test_missing_model_file_is_a_model_error_not_a_crash(ros, scene, tmp_path):
         _, result = client.send(goal_for(scene))
         assert result.status == R.MODEL_ERROR
         assert "model file not found" in result.message
+
+
+def test_gripper_file_sets_the_jaw_opening_and_a_bad_one_is_refused(ros, scene, heuristic_model_path, tmp_path):
+    wide = tmp_path / "wide.yaml"
+    wide.write_text(GRIPPER_YAML.read_text().replace("max_width: 0.05", "max_width: 0.10")
+                    .replace("palm_width: 0.09", "palm_width: 0.13"))
+    for gripper_file, across_the_long_side in (("", False), (str(wide), True)):
+        client = Client(ros, heuristic_model_path, gripper_file=gripper_file, top_k=1000)
+        _, result = client.send(goal_for(scene, policy="ranking"))
+        assert result.status == R.SUCCESS
+        # The 3 x 7 cm box: only a gripper opening to 10 cm also grasps it across its 7 cm side.
+        assert any(c.width > 0.06 for c in result.candidates) == across_the_long_side
+        ros.remove(client.server)  # one plan_grasp server at a time
+        ros.remove(client.node)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("max_width: 0.05\n")
+    client = Client(ros, heuristic_model_path, gripper_file=str(broken))
+    _, result = client.send(goal_for(scene))
+    assert result.status == R.INVALID_INPUT and "gripper_file" in result.message and "missing" in result.message

@@ -16,8 +16,8 @@ from gqcnn_planner.policies import (
     PolicyConfig,
     cross_entropy_rounds,
     gripper_clear,
-    table_normal,
     plan,
+    table_normal,
 )
 from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
 

@@ -119,10 +119,10 @@ def generate_object(obj: ObjectSpec, config: GenerationConfig, gripper_path: str
     """Generate one object's shard (runs on a worker). Returns the object's manifest entry."""
     from dexnet.antipodal import sample_antipodal_grasps
     from dexnet.collision import axis_parallel_to_table, grasps_collide
-    from dexnet.gripper import load_gripper
     from dexnet.mesh import MeshError, load_object, stable_poses
     from dexnet.quality import robust_epsilon_quality
     from dexnet.render import ObjectRenderer, render_random_view
+    from gqcnn_planner.gripper import load_gripper
 
     start = time.perf_counter()
     entry = {"id": obj.id, "name": obj.name, "split": obj.split}
@@ -223,7 +223,7 @@ def build_manifest(config: GenerationConfig, gripper_path: str, objects: list[Ob
                            "positives": sum(r["positives"] for r in done)}
     total = sum(s["datapoints"] for s in by_split.values())
     positives = sum(s["positives"] for s in by_split.values())
-    from dexnet.gripper import load_gripper
+    from gqcnn_planner.gripper import load_gripper
 
     return {
         "format_version": dataset.FORMAT_VERSION,

@@ -53,13 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", default="cem", help="ranking, cem, random or igq (default: cem)")
     parser.add_argument("--num-candidates", type=int, help="candidates (ranking) or CEM seeds")
     parser.add_argument("--model", default=default_model_path(), help="ONNX GQ-CNN (default: the shipped model)")
+    parser.add_argument("--gripper", type=Path, help="gripper YAML as config/gripper_yumi.yaml (default: ABB YuMi)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="overlay PNG to write")
     args = parser.parse_args(argv)
 
     from gqcnn_planner.camera import CameraIntrinsics
+    from gqcnn_planner.gripper import Gripper, load_gripper
     from gqcnn_planner.model import GQCNN, ModelError
-    from gqcnn_planner.policies import PlanningError, plan
+    from gqcnn_planner.policies import PlanningError, PolicyConfig, plan
 
     try:
         camera = CameraIntrinsics.from_yaml(args.intrinsics) if args.intrinsics.is_file() else None
@@ -67,9 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             raise FileNotFoundError(f"intrinsics file {args.intrinsics} does not exist")
         depth = load_depth(args.depth)
         mask = load_mask(args.segmask) if args.segmask else None
+        config = PolicyConfig.for_gripper(load_gripper(args.gripper) if args.gripper else Gripper())
         model = GQCNN.load(args.model)
         planned = plan(args.policy, depth, camera, model, np.random.default_rng(args.seed), mask,
-                       num_candidates=args.num_candidates)
+                       num_candidates=args.num_candidates, config=config)
     except PlanningError as err:
         print(f"gqcnn-plan: {err.status}: {err}", file=sys.stderr)
         return EXIT_CODES.get(err.status, 1)

@@ -21,6 +21,7 @@ from visualization_msgs.msg import MarkerArray
 
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_planner.gripper import Gripper, load_gripper
 from gqcnn_planner.model import GQCNN, ModelError
 from gqcnn_planner.overlay import draw_grasps
 from gqcnn_planner.planner_defaults import default_model_path
@@ -43,7 +44,6 @@ from gqcnn_planner.ros_conversions import (
     is_empty_image,
 )
 from gqcnn_planner.rviz import grasp_markers, rgb_image
-from gqcnn_planner.sampling import SamplerConfig
 from gqcnn_planner.segmentation import segment_objects
 
 STATUS = {name: getattr(PlanGrasp.Result, name) for name in
@@ -61,7 +61,8 @@ class PlannerNode(Node):
         self.top_k = p("top_k", 10, "candidates returned in the result and drawn in RViz")
         self.cem_rounds = p("cem_rounds", 3, "cross-entropy method rounds")
         self.cem_samples = p("cem_samples", 50, "grasps sampled from the mixture per CEM round")
-        self.gripper_max_width = p("gripper_max_width", 0.05, "metres")
+        self.gripper_file = p("gripper_file", "", "gripper geometry YAML with the keys of config/gripper_yumi.yaml, "
+                              "for the sampler and the collision check (empty: ABB YuMi smart gripper)")
         self.seed = p("seed", 0, "random seed of the samplers (-1: random)")
         self.model_threads = p("model_threads", 2, "onnxruntime intra-op threads")
         self.segment_if_no_mask = p("segment_if_no_mask", True,
@@ -75,6 +76,13 @@ class PlannerNode(Node):
         self.model: GQCNN | None = None
         self.model_error = ""
         self.load_model()
+        self.gripper: Gripper | None = None
+        self.gripper_error = ""
+        try:
+            self.gripper = load_gripper(self.gripper_file) if self.gripper_file else Gripper()
+        except (OSError, ValueError) as err:
+            self.gripper_error = f"gripper_file: {err}"
+            self.get_logger().error(self.gripper_error)
 
         self._lock = threading.Lock()
         self._infos: deque[CameraInfo] = deque(maxlen=30)
@@ -164,6 +172,8 @@ class PlannerNode(Node):
                                         f"{depth.shape[1]}x{depth.shape[0]}")
         if self.model is None:
             raise ModelError(f"no GQ-CNN model loaded: {self.model_error}")
+        if self.gripper is None:
+            raise InvalidInputError(self.gripper_error)
         camera.check_image(depth, "depth image")
         if mask is None and self.segment_if_no_mask and np.isfinite(depth).sum() > 100:
             try:
@@ -177,9 +187,9 @@ class PlannerNode(Node):
             goal_handle.publish_feedback(PlanGrasp.Feedback(stage=stage, progress=float(progress),
                                                             best_q=float(best_q)))
 
-        config = PolicyConfig(num_candidates=self.num_candidates, top_k=self.top_k, cem_seeds=self.num_candidates,
-                              cem_samples=self.cem_samples, cem_rounds=self.cem_rounds,
-                              sampler=SamplerConfig(gripper_max_width=self.gripper_max_width))
+        config = PolicyConfig.for_gripper(self.gripper, num_candidates=self.num_candidates, top_k=self.top_k,
+                                          cem_seeds=self.num_candidates, cem_samples=self.cem_samples,
+                                          cem_rounds=self.cem_rounds)
         planned = plan(goal.policy or self.policy, depth, camera, self.model, self.rng, mask, roi,
                        goal.num_candidates or None, config, feedback, lambda: goal_handle.is_cancel_requested)
         header = Header(stamp=depth_msg.header.stamp, frame_id=info.header.frame_id or camera.frame_id)

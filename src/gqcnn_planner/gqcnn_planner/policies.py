@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -20,6 +20,7 @@ from gqcnn_planner.camera import CameraIntrinsics
 from gqcnn_planner.crop import CropSpec, antialias, grasp_aligned_crops
 from gqcnn_planner.depth import inpaint, missing
 from gqcnn_planner.grasp import Grasp2D
+from gqcnn_planner.gripper import Gripper
 from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
 from gqcnn_planner.segmentation import SegmentationConfig, fit_table_plane
 
@@ -64,13 +65,14 @@ class PolicyConfig:
     cem_elite_fraction: float = 0.25
     gmm_components: int = 3
     igq_depth_offset: float = 0.015  # metres below the surface at the grasp centre
-    finger_width: float = 0.008  # metres along the grasp axis, for the gripper clearance check
-    finger_thickness: float = 0.02  # metres across the grasp axis
-    finger_length: float = 0.045  # metres along the approach, fingertip to palm
-    palm_width: float = 0.09  # metres along the grasp axis
-    palm_thickness: float = 0.05  # metres across it
-    open_width: float = 0.05  # jaws open this far before the approach (the executor's default: full stroke)
+    gripper: Gripper = field(default_factory=Gripper)  # for the collision check (jaws open to full stroke)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+    @classmethod
+    def for_gripper(cls, gripper: Gripper, **kwargs) -> PolicyConfig:
+        """A configuration whose sampler and collision check both use `gripper`."""
+        sampler = kwargs.pop("sampler", SamplerConfig())
+        return cls(gripper=gripper, sampler=replace(sampler, gripper_max_width=gripper.max_width), **kwargs)
 
 
 @dataclass
@@ -156,9 +158,9 @@ def table_normal(depth: np.ndarray, camera: CameraIntrinsics, max_tilt: float = 
 def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, config: PolicyConfig,
                   up: np.ndarray | None = None, margin: float = 0.002) -> np.ndarray:
     """True where the gripper can come down to each grasp without touching anything seen in the depth image:
-    Dex-Net's collision model of its labels, i.e. jaws fully open (`open_width`), the approach straight down
-    (against `up`, the table normal; default the optical axis) with the jaw axis levelled, and finger and palm
-    boxes swept up from the grasp (the fingers then sweep in to the contacts).
+    Dex-Net's collision model of its labels, i.e. jaws fully open (the gripper's `max_width`), the approach
+    straight down (against `up`, the table normal; default the optical axis) with the jaw axis levelled, and
+    finger and palm boxes swept up from the grasp (the fingers then sweep in to the contacts).
 
     The depth image is a height field: whatever lies behind a seen surface is taken as solid, so a point of the
     gripper collides when the pixel it projects to shows a surface nearer than the point. Points are checked on
@@ -175,14 +177,15 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
     axis /= np.linalg.norm(axis, axis=1, keepdims=True)
     across = np.cross(up, axis)
     # From just outside the contact (its edge pixel is a blurred depth step of the object itself) outwards.
-    inner = candidates.widths / 2 + np.maximum(0.2 * config.finger_width, 2.0 * tip / focal)
-    outer = np.maximum(config.open_width / 2 + config.finger_width + margin, inner)
+    gripper = config.gripper
+    inner = candidates.widths / 2 + np.maximum(0.2 * gripper.finger_width, 2.0 * tip / focal)
+    outer = np.maximum(gripper.max_width / 2 + gripper.finger_width + margin, inner)
     finger_x = inner[:, None] + np.linspace(0.0, 1.0, 12)[None, :] * (outer - inner)[:, None]  # (N, 12)
     finger_x = np.concatenate([-finger_x, finger_x], axis=1)[:, :, None]  # both fingers
-    finger_y = np.linspace(-1.0, 1.0, 11)[None, None, :] * (config.finger_thickness / 2 + margin)
-    palm_x = np.linspace(-1.0, 1.0, 24)[None, :, None] * (config.palm_width / 2 + margin)
-    palm_y = np.linspace(-1.0, 1.0, 14)[None, None, :] * (config.palm_thickness / 2 + margin)
-    fl = config.finger_length
+    finger_y = np.linspace(-1.0, 1.0, 11)[None, None, :] * (gripper.finger_thickness / 2 + margin)
+    palm_x = np.linspace(-1.0, 1.0, 24)[None, :, None] * (gripper.palm_width / 2 + margin)
+    palm_y = np.linspace(-1.0, 1.0, 14)[None, None, :] * (gripper.palm_thickness / 2 + margin)
+    fl = gripper.finger_length
     checks = [(finger_x, finger_y, (0.0, fl / 2, fl)), (palm_x, palm_y, (fl, fl + 0.03, fl + 0.06))]
     clear = np.ones(len(candidates), dtype=bool)
     for x, y, heights in checks:

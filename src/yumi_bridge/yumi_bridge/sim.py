@@ -45,10 +45,10 @@ import numpy as np
 import trimesh
 from scipy.spatial.transform import Rotation, Slerp
 
-from dexnet.gripper import Gripper
 from dexnet.render import OBJECT_PLANAR_RANGE, ObjectRenderer, sample_camera_pose
 from gqcnn_planner.camera import CameraIntrinsics
 from gqcnn_planner.grasp import Grasp2D
+from gqcnn_planner.gripper import Gripper
 from yumi_bridge.frames import CameraExtrinsics, pose_matrix
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, plan_grasp_motion, setting
 
