@@ -143,7 +143,7 @@ def table_normal(depth: np.ndarray, camera: CameraIntrinsics, max_tilt: float = 
     along its opposite (straight down, as Dex-Net's labels assume). The optical axis stands in when no plane is
     found or it is implausibly steep (no table in view)."""
     towards_camera = np.array([0.0, 0.0, -1.0])
-    step = max(1, int(np.sqrt(depth.size / 20000)))  # a coarse grid is plenty for one dominant plane
+    step = max(1, int(np.sqrt(depth.size / 5000)))  # a coarse grid is plenty for one dominant plane
     grid = depth[::step, ::step]
     v, u = np.mgrid[0:depth.shape[0]:step, 0:depth.shape[1]:step]
     valid = ~missing(grid)
@@ -180,27 +180,38 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
     gripper = config.gripper
     inner = candidates.widths / 2 + np.maximum(0.2 * gripper.finger_width, 2.0 * tip / focal)
     outer = np.maximum(gripper.max_width / 2 + gripper.finger_width + margin, inner)
-    finger_x = inner[:, None] + np.linspace(0.0, 1.0, 12)[None, :] * (outer - inner)[:, None]  # (N, 12)
-    finger_x = np.concatenate([-finger_x, finger_x], axis=1)[:, :, None]  # both fingers
-    finger_y = np.linspace(-1.0, 1.0, 11)[None, None, :] * (gripper.finger_thickness / 2 + margin)
-    palm_x = np.linspace(-1.0, 1.0, 24)[None, :, None] * (gripper.palm_width / 2 + margin)
-    palm_y = np.linspace(-1.0, 1.0, 14)[None, None, :] * (gripper.palm_thickness / 2 + margin)
+    along = np.linspace(0.0, 1.0, 12)
+    finger_y = np.linspace(-1.0, 1.0, 11) * (gripper.finger_thickness / 2 + margin)
+    palm_x = np.linspace(-1.0, 1.0, 24)[:, None] * (gripper.palm_width / 2 + margin)
+    palm_y = np.linspace(-1.0, 1.0, 14)[None, :] * (gripper.palm_thickness / 2 + margin)
+    palm = np.broadcast_arrays(palm_x, palm_y)
+
+    def grid(part: str, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of the part's checked points, (n, P) each: x along the grasp axis, y across, metres."""
+        if part == "palm":
+            return tuple(np.broadcast_to(g.ravel(), (len(index), g.size)) for g in palm)
+        x = inner[index, None] + along * (outer - inner)[index, None]
+        x = np.concatenate([-x, x], axis=1)[:, :, None] + 0 * finger_y  # both fingers
+        return x.reshape(len(index), -1), np.broadcast_to(finger_y, x.shape).reshape(len(index), -1)
+
     fl = gripper.finger_length
-    checks = [(finger_x, finger_y, (0.0, fl / 2, fl)), (palm_x, palm_y, (fl, fl + 0.03, fl + 0.06))]
-    clear = np.ones(len(candidates), dtype=bool)
-    for x, y, heights in checks:
-        x, y = np.broadcast_arrays(x, y, np.zeros((len(tip), 1, 1)))[:2]
-        plane = (centre[:, None, :] + x.reshape(len(tip), -1, 1) * axis[:, None, :]
-                 + y.reshape(len(tip), -1, 1) * across[:, None, :])
-        for height in heights:
-            points = plane + height * up
-            pixels = points[..., :2] / points[..., 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
-            rows = np.clip(np.round(pixels[..., 1]).astype(int), 0, depth.shape[0] - 1)
-            cols = np.clip(np.round(pixels[..., 0]).astype(int), 0, depth.shape[1] - 1)
-            clear &= (depth[rows, cols] > points[..., 2]).all(axis=1)
     ends = candidates.endpoints_px()
-    inside = ((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2))
-    return clear & inside
+    alive = np.flatnonzero(((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2)))
+    # Fingertips first: they reject most candidates, so the later checks run on the few left.
+    for part, height in (("finger", 0.0), ("finger", fl), ("palm", fl), ("finger", fl / 2), ("palm", fl + 0.03),
+                         ("palm", fl + 0.06)):
+        if len(alive) == 0:
+            break
+        x, y = grid(part, alive)
+        points = (centre[alive, None, :] + x[..., None] * axis[alive, None, :] + y[..., None] * across[alive, None, :]
+                  + height * up)
+        pixels = points[..., :2] / points[..., 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
+        rows = np.clip(np.round(pixels[..., 1]).astype(int), 0, depth.shape[0] - 1)
+        cols = np.clip(np.round(pixels[..., 0]).astype(int), 0, depth.shape[1] - 1)
+        alive = alive[(depth[rows, cols] > points[..., 2]).all(axis=1)]
+    clear = np.zeros(len(candidates), dtype=bool)
+    clear[alive] = True
+    return clear
 
 
 def evaluate(model: QualityModel, filtered: np.ndarray, candidates: GraspCandidates) -> np.ndarray:
