@@ -49,7 +49,7 @@ def census_object(job: dict) -> dict:
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "scenes": []}
     model = GQCNN.load(job["model"], threads=1)
-    config = PolicyConfig.for_gripper(gripper, top_k=SamplerConfig().max_candidates)  # return every scored one
+    config = PolicyConfig(gripper=gripper, top_k=SamplerConfig().max_candidates)  # return every scored one
     scenes = []
     for t in range(job["trials"]):
         scene, depth, mask, _ = observe(sim, job["name"], t)

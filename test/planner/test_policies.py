@@ -7,6 +7,7 @@ from heuristic_model import heuristic_q
 
 from gqcnn_planner.camera import CameraIntrinsics
 from gqcnn_planner.crop import grasp_aligned_crops
+from gqcnn_planner.gripper import Gripper
 from gqcnn_planner.model import GQCNN
 from gqcnn_planner.policies import (
     POLICIES,
@@ -149,13 +150,7 @@ def test_gripper_clear_approaches_along_the_table_normal():
     """Seen by a camera tilted 20 deg about its x axis, a tall block beside the grasp, across its axis: along the
     optical axis the palm would pass beside it, but the executor comes straight down onto the table (its normal,
     found in the depth image), and on that line the palm's sweep crosses the block."""
-    camera = CameraIntrinsics.primesense()
-    tilt = np.radians(20.0)
-    up = np.array([0.0, np.sin(tilt), -np.cos(tilt)])  # table normal in the camera frame, towards the camera
-    v, u = np.mgrid[0:camera.height, 0:camera.width]
-    rays = np.stack([(u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, np.ones(u.shape)], axis=-1)
-    table_point = np.array([0.0, 0.0, 0.70])
-    depth = ((table_point @ up) / (rays @ up)).astype(np.float32)  # the tilted table plane
+    camera, depth, up = tilted_table(20.0)
     assert np.allclose(table_normal(depth, camera), up, atol=1e-3)
     u0, v0 = 320, 240
     grasp = GraspCandidates([[u0, v0]], [0.0], [0.69], [0.02], [0.02 * camera.fx / 0.69])
@@ -166,10 +161,79 @@ def test_gripper_clear_approaches_along_the_table_normal():
     assert gripper_clear(depth, grasp, camera, PolicyConfig(), up).tolist() == [False]
 
 
-def test_table_normal_falls_back_to_the_optical_axis_without_a_table():
+def tilted_table(tilt_deg: float, distance: float = 0.70):
+    """Depth image of a table plane seen by a camera tilted about its x axis, and the table normal (to the camera)."""
     camera = CameraIntrinsics.primesense()
-    depth = np.zeros((camera.height, camera.width), dtype=np.float32)  # nothing seen
+    tilt = np.radians(tilt_deg)
+    up = np.array([0.0, np.sin(tilt), -np.cos(tilt)])
+    v, u = np.mgrid[0:camera.height, 0:camera.width]
+    rays = np.stack([(u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, np.ones(u.shape)], axis=-1)
+    depth = ((np.array([0.0, 0.0, distance]) @ up) / (rays @ up)).astype(np.float32)
+    return camera, depth, up
+
+
+def test_gripper_clear_levels_the_jaw_axis_onto_the_table():
+    """A grasp whose axis runs up the image of a camera tilted 20 deg: levelled onto the table, the jaw on the far
+    side sits about a centimetre deeper than the grasp centre, so a ledge 8 mm below the fingertips there is hit."""
+    camera = CameraIntrinsics.primesense()
+    tilt = np.radians(20.0)
+    up = np.array([0.0, np.sin(tilt), -np.cos(tilt)])
+    depth = np.full((camera.height, camera.width), 0.75, dtype=np.float32)
+    u0, v0 = 320, 240
+    depth[v0 - 10:v0 + 10, u0 - 40:u0 + 40] = 0.70  # a bar across the image, grasped across its 20 px
+    grasp = GraspCandidates([[u0, v0]], [np.pi / 2], [0.72], [20 * 0.72 / camera.fx], [20.0])
+    assert gripper_clear(depth, grasp, camera, PolicyConfig(), up).tolist() == [True]
+    depth[v0 + 14:v0 + 40, u0 - 40:u0 + 40] = 0.728  # the ledge, beyond the far contact
+    assert gripper_clear(depth, grasp, camera, PolicyConfig(), up).tolist() == [False]
+    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [True]  # untilted: fingertips above it
+
+
+def test_gripper_clear_uses_the_configured_gripper():
+    """A block 40 px from the grasp centre clears the YuMi's 5 cm stroke but not a 10 cm one."""
+    camera = CameraIntrinsics.primesense()
+    depth = np.full((camera.height, camera.width), 0.70, dtype=np.float32)
+    u0, v0 = 320, 240
+    depth[v0 - 40:v0 + 40, u0 - 10:u0 + 10] = 0.675
+    depth[v0 - 40:v0 + 40, u0 + 38:u0 + 42] = 0.675
+    grasp = GraspCandidates([[u0, v0]], [0.0], [0.69], [20 * 0.69 / camera.fx], [20.0])
+    wide = Gripper(max_width=0.10, palm_width=0.13)
+    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [True]
+    assert gripper_clear(depth, grasp, camera, PolicyConfig(gripper=wide)).tolist() == [False]
+    assert PolicyConfig(gripper=wide).sampler.gripper_max_width == 0.10  # the sampler follows the same gripper
+
+
+def test_plan_checks_collisions_along_the_table_normal(model):
+    """A bar on a table seen 20 deg off vertical, a tall block beside it up the table: every grasp the planner
+    returns is collision-free for the straight-down approach, not just along the optical axis."""
+    camera, depth, up = tilted_table(20.0)
+    u0, v0 = 320, 240
+    mask = np.zeros(depth.shape, dtype=bool)
+    mask[v0 - 40:v0 + 40, u0 - 12:u0 + 12] = True
+    depth[mask] -= 0.04  # the bar, 4 cm tall
+    depth[v0 + 30:v0 + 45, u0 - 30:u0 + 30] -= 0.12  # the block
+    config = PolicyConfig(top_k=1000)
+    planned = plan("ranking", depth, camera, model, np.random.default_rng(0), mask, config=config)
+    assert len(planned.candidates) > 0
+    assert gripper_clear(depth, planned.candidates, camera, config, up).all()
+    sampled = sample_antipodal(depth, camera, np.random.default_rng(0), 1000, mask, config.sampler)
+    only_optical = gripper_clear(depth, sampled, camera, config) & ~gripper_clear(depth, sampled, camera, config, up)
+    assert only_optical.any()  # the scene has grasps that only the straight-down check rejects
+
+
+@pytest.mark.parametrize("case", ["nothing seen", "steep plane", "no dominant plane"])
+def test_table_normal_falls_back_to_the_optical_axis_without_a_table(case):
+    camera, depth, _ = tilted_table(70.0 if case == "steep plane" else 20.0)
+    if case == "nothing seen":
+        depth[:] = 0.0
+    elif case == "no dominant plane":
+        depth += np.random.default_rng(0).uniform(-0.05, 0.05, depth.shape).astype(np.float32)
     assert table_normal(depth, camera).tolist() == [0.0, 0.0, -1.0]
+
+
+def test_table_normal_finds_a_tilted_table_under_an_object():
+    camera, depth, up = tilted_table(15.0)
+    depth[150:330, 200:440] -= 0.05  # an object covering 14 % of the view
+    assert np.allclose(table_normal(depth, camera), up, atol=1e-3)
 
 
 def test_sampler_drops_jaw_pairs_that_would_only_graze_the_top():

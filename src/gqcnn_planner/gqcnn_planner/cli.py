@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             raise FileNotFoundError(f"intrinsics file {args.intrinsics} does not exist")
         depth = load_depth(args.depth)
         mask = load_mask(args.segmask) if args.segmask else None
-        config = PolicyConfig.for_gripper(load_gripper(args.gripper) if args.gripper else Gripper())
+        config = PolicyConfig(gripper=load_gripper(args.gripper) if args.gripper else Gripper())
         model = GQCNN.load(args.model)
         planned = plan(args.policy, depth, camera, model, np.random.default_rng(args.seed), mask,
                        num_candidates=args.num_candidates, config=config)

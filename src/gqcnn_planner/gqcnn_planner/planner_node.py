@@ -187,9 +187,8 @@ class PlannerNode(Node):
             goal_handle.publish_feedback(PlanGrasp.Feedback(stage=stage, progress=float(progress),
                                                             best_q=float(best_q)))
 
-        config = PolicyConfig.for_gripper(self.gripper, num_candidates=self.num_candidates, top_k=self.top_k,
-                                          cem_seeds=self.num_candidates, cem_samples=self.cem_samples,
-                                          cem_rounds=self.cem_rounds)
+        config = PolicyConfig(gripper=self.gripper, num_candidates=self.num_candidates, top_k=self.top_k,
+                              cem_seeds=self.num_candidates, cem_samples=self.cem_samples, cem_rounds=self.cem_rounds)
         planned = plan(goal.policy or self.policy, depth, camera, self.model, self.rng, mask, roi,
                        goal.num_candidates or None, config, feedback, lambda: goal_handle.is_cancel_requested)
         header = Header(stamp=depth_msg.header.stamp, frame_id=info.header.frame_id or camera.frame_id)

@@ -65,14 +65,13 @@ class PolicyConfig:
     cem_elite_fraction: float = 0.25
     gmm_components: int = 3
     igq_depth_offset: float = 0.015  # metres below the surface at the grasp centre
-    gripper: Gripper = field(default_factory=Gripper)  # for the collision check (jaws open to full stroke)
+    gripper: Gripper = field(default_factory=Gripper)  # the collision check's and the sampler's jaw geometry
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
-    @classmethod
-    def for_gripper(cls, gripper: Gripper, **kwargs) -> PolicyConfig:
-        """A configuration whose sampler and collision check both use `gripper`."""
-        sampler = kwargs.pop("sampler", SamplerConfig())
-        return cls(gripper=gripper, sampler=replace(sampler, gripper_max_width=gripper.max_width), **kwargs)
+    def __post_init__(self) -> None:
+        # One gripper: the sampler's jaw range always follows it.
+        object.__setattr__(self, "sampler", replace(self.sampler, gripper_max_width=self.gripper.max_width,
+                                                    gripper_min_width=self.gripper.min_width))
 
 
 @dataclass
@@ -138,34 +137,42 @@ def prepare_inputs(
 SAMPLE_OVERSAMPLING = 4  # sampled candidates per requested one, before the collision check
 
 
-def table_normal(depth: np.ndarray, camera: CameraIntrinsics, max_tilt: float = np.radians(60.0)) -> np.ndarray:
+def table_normal(depth: np.ndarray, camera: CameraIntrinsics, max_tilt: float = np.radians(60.0),
+                 min_inlier_share: float = 0.3) -> np.ndarray:
     """Unit normal of the table plane in the camera frame, pointing towards the camera: the executor approaches
-    along its opposite (straight down, as Dex-Net's labels assume). The optical axis stands in when no plane is
-    found or it is implausibly steep (no table in view)."""
+    along its opposite (straight down, as Dex-Net's labels assume). The optical axis stands in when no plane holds
+    `min_inlier_share` of the seen points (no table in view, or an object filling it) or the plane is tilted more
+    than `max_tilt` from the optical axis."""
     towards_camera = np.array([0.0, 0.0, -1.0])
     step = max(1, int(np.sqrt(depth.size / 5000)))  # a coarse grid is plenty for one dominant plane
     grid = depth[::step, ::step]
     v, u = np.mgrid[0:depth.shape[0]:step, 0:depth.shape[1]:step]
     valid = ~missing(grid)
     points = camera.deproject_pixels(np.stack([u[valid], v[valid]], axis=-1), grid[valid])
+    config = SegmentationConfig(ransac_iterations=50)
     try:
-        normal = fit_table_plane(points, np.random.default_rng(0), SegmentationConfig(ransac_iterations=50))[:3]
+        plane = fit_table_plane(points, np.random.default_rng(0), config)
     except ValueError:
         return towards_camera
-    return normal if normal @ towards_camera >= np.cos(max_tilt) else towards_camera
+    share = np.mean(np.abs(points @ plane[:3] + plane[3]) < config.plane_inlier_distance)
+    dominant = share >= min_inlier_share and plane[:3] @ towards_camera >= np.cos(max_tilt)
+    return plane[:3] if dominant else towards_camera
 
 
 def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, config: PolicyConfig,
                   up: np.ndarray | None = None, margin: float = 0.002) -> np.ndarray:
-    """True where the gripper can come down to each grasp without touching anything seen in the depth image:
-    Dex-Net's collision model of its labels, i.e. jaws fully open (the gripper's `max_width`), the approach
-    straight down (against `up`, the table normal; default the optical axis) with the jaw axis levelled, and
-    finger and palm boxes swept up from the grasp (the fingers then sweep in to the contacts).
+    """True where the gripper can come down to each grasp without touching anything seen in the depth image.
+
+    The model is that of Dex-Net's labels and of the executor: jaws fully open (the gripper's `max_width`), the
+    approach straight down (against `up`, the table normal; default the optical axis) with the jaw axis levelled,
+    finger and palm boxes swept up from the grasp. It is deliberately stricter than the labels' check: each
+    finger's whole sweep in to its contact is checked at every height, from 2 px outside the contact, and the
+    boxes are `margin` wider sideways; what is not in the image counts as blocked.
 
     The depth image is a height field: whatever lies behind a seen surface is taken as solid, so a point of the
     gripper collides when the pixel it projects to shows a surface nearer than the point. Points are checked on
-    grids over each finger's sweep (from just outside its contact out to the open finger's outer face, across its
-    thickness) and the palm's footprint, both `margin` wider all round, at several heights."""
+    grids over both fingers' sweeps at the fingertips, half-way up and at the palm, and over the palm's footprint
+    at its underside, middle and top."""
     if len(candidates) == 0:
         return np.zeros(0, dtype=bool)
     up = np.array([0.0, 0.0, -1.0]) if up is None else np.asarray(up, dtype=float)
@@ -194,21 +201,22 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
         x = np.concatenate([-x, x], axis=1)[:, :, None] + 0 * finger_y  # both fingers
         return x.reshape(len(index), -1), np.broadcast_to(finger_y, x.shape).reshape(len(index), -1)
 
-    fl = gripper.finger_length
+    fl, ph = gripper.finger_length, gripper.palm_height
     ends = candidates.endpoints_px()
     alive = np.flatnonzero(((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2)))
     # Fingertips first: they reject most candidates, so the later checks run on the few left.
-    for part, height in (("finger", 0.0), ("finger", fl), ("palm", fl), ("finger", fl / 2), ("palm", fl + 0.03),
-                         ("palm", fl + 0.06)):
+    for part, height in (("finger", 0.0), ("finger", fl), ("palm", fl), ("finger", fl / 2), ("palm", fl + ph / 2),
+                         ("palm", fl + ph)):
         if len(alive) == 0:
             break
         x, y = grid(part, alive)
         points = (centre[alive, None, :] + x[..., None] * axis[alive, None, :] + y[..., None] * across[alive, None, :]
                   + height * up)
         pixels = points[..., :2] / points[..., 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
-        rows = np.clip(np.round(pixels[..., 1]).astype(int), 0, depth.shape[0] - 1)
-        cols = np.clip(np.round(pixels[..., 0]).astype(int), 0, depth.shape[1] - 1)
-        alive = alive[(depth[rows, cols] > points[..., 2]).all(axis=1)]
+        rows, cols = np.round(pixels[..., 1]).astype(int), np.round(pixels[..., 0]).astype(int)
+        seen = (rows >= 0) & (rows < depth.shape[0]) & (cols >= 0) & (cols < depth.shape[1])
+        surface = depth[np.clip(rows, 0, depth.shape[0] - 1), np.clip(cols, 0, depth.shape[1] - 1)]
+        alive = alive[(seen & (surface > points[..., 2])).all(axis=1)]
     clear = np.zeros(len(candidates), dtype=bool)
     clear[alive] = True
     return clear
