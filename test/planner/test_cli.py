@@ -50,6 +50,7 @@ def test_png_in_millimetres_works_too(files, heuristic_model_path, capsys):
 @pytest.mark.parametrize("case, code, message", [
     ("missing depth", 2, "does not exist"), ("bad intrinsics", 2, "camera_matrix"), ("bad model", 4, "MODEL_ERROR"),
     ("flat", 3, "NO_VALID_GRASP"), ("txt", 2, "unsupported depth format"), ("bad gripper", 2, "unknown gripper keys"),
+    ("small gripper", 3, "NO_VALID_GRASP"),
 ])
 def test_failures_give_one_readable_line_and_an_exit_code(case, code, message, files, heuristic_model_path, capsys,
                                                           scene):
@@ -68,6 +69,9 @@ def test_failures_give_one_readable_line_and_an_exit_code(case, code, message, f
     elif case == "bad gripper":
         args["--gripper"] = files["dir"] / "gripper.yaml"
         args["--gripper"].write_text(GRIPPER_YAML.read_text() + "finger_lenght: 0.04\n")
+    elif case == "small gripper":  # a 2 cm stroke does not fit around the 3 cm box
+        args["--gripper"] = files["dir"] / "gripper.yaml"
+        args["--gripper"].write_text(GRIPPER_YAML.read_text().replace("max_width: 0.05", "max_width: 0.02"))
     elif case == "txt":
         args["--depth"] = files["dir"] / "depth.txt"
         args["--depth"].write_text("0.7")

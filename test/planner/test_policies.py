@@ -202,9 +202,11 @@ def test_gripper_clear_uses_the_configured_gripper():
     assert PolicyConfig(gripper=wide).sampler.gripper_max_width == 0.10  # the sampler follows the same gripper
 
 
-def test_plan_checks_collisions_along_the_table_normal(model):
+@pytest.mark.parametrize("policy", ["ranking", "cem"])
+def test_plan_checks_collisions_along_the_table_normal(policy, model):
     """A bar on a table seen 20 deg off vertical, a tall block beside it up the table: every grasp the planner
-    returns is collision-free for the straight-down approach, not just along the optical axis."""
+    returns (CEM: every one it sampled) is collision-free for the straight-down approach, not just along the
+    optical axis."""
     camera, depth, up = tilted_table(20.0)
     u0, v0 = 320, 240
     mask = np.zeros(depth.shape, dtype=bool)
@@ -212,7 +214,7 @@ def test_plan_checks_collisions_along_the_table_normal(model):
     depth[mask] -= 0.04  # the bar, 4 cm tall
     depth[v0 + 30:v0 + 45, u0 - 30:u0 + 30] -= 0.12  # the block
     config = PolicyConfig(top_k=1000)
-    planned = plan("ranking", depth, camera, model, np.random.default_rng(0), mask, config=config)
+    planned = plan(policy, depth, camera, model, np.random.default_rng(0), mask, config=config)
     assert len(planned.candidates) > 0
     assert gripper_clear(depth, planned.candidates, camera, config, up).all()
     sampled = sample_antipodal(depth, camera, np.random.default_rng(0), 1000, mask, config.sampler)

@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -39,3 +41,18 @@ def test_candidate_census_executes_every_scored_candidate(heuristic_model_path, 
         assert summary["candidates"] > 0
         assert sum(b["candidates"] for b in summary["by_q"]) == summary["candidates"]
         assert 0.0 <= summary["candidate_success_rate"] <= 1.0
+
+
+def test_sim_overrides_are_typed_and_bad_ones_refused(capsys):
+    sys.path.insert(0, str(BENCHMARKS))
+    module = importlib.import_module("sim_grasping")
+    assert module.parse_sim_overrides(["finger_friction=0.5", "sim_registration_error=0.002,0.001",
+                                       "coacd_max_parts=8"]) == {
+        "sim_finger_friction": 0.5, "sim_registration_error": (0.002, 0.001), "sim_coacd_max_parts": 8}
+    for bad, message in (("friction=0.5", "expected NAME=VALUE"), ("seed=3", "expected NAME=VALUE"),
+                         ("finger_friction=soft", "not a float"), ("finger_friction=nan", "not a finite"),
+                         ("registration_error=-0.001,0", "standard deviations")):
+        with pytest.raises(ValueError, match=message):
+            module.parse_sim_overrides([bad])
+    assert module.main(["--sim", "friction=0.5"]) == 2
+    assert "expected NAME=VALUE" in capsys.readouterr().err
