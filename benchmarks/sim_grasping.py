@@ -4,8 +4,10 @@ Each trial drops one object in a random pose onto the MuJoCo table (yumi_bridge 
 with the Dex-Net camera model plus sensor noise, segments it with the perception code, plans with each method
 and executes in simulation (approach, close, lift, transport, shake). Every method sees the same settled scene.
 
-Methods: random antipodal, IGQ, GQ-CNN ranking, GQ-CNN CEM, and an analytic oracle (the paper's REG analogue)
-that knows the true mesh and pose and executes the collision-free grasp with the best robust epsilon quality.
+Methods: random antipodal (two: gqcnn's uniform random policy straight from the antipodal sampler, and a random
+choice among the candidates that pass the planner's collision check), IGQ, GQ-CNN ranking, GQ-CNN CEM, and an
+analytic oracle (the paper's REG analogue) that knows the true mesh and pose and executes the collision-free grasp
+with the best robust epsilon quality.
 With --ros-objects N, GQ-CNN CEM also runs through the ROS actions (PlanGrasp, then ExecuteGrasp) on N objects.
 
     python benchmarks/sim_grasping.py [--objects 20] [--trials 5] [--workers 2] [--resume] [--quick]
@@ -21,14 +23,17 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = ("random", "igq", "ranking", "cem", "oracle")
-GALLERY_ORDER = ("cem", "ranking", "oracle", "random", "igq")
+METHODS = ("random_unchecked", "random", "igq", "ranking", "cem", "oracle")
+GALLERY_ORDER = ("cem", "ranking", "oracle", "random", "igq", "random_unchecked")
+# random_unchecked is gqcnn's UniformRandomGraspingPolicy: one uniformly random candidate straight from the
+# antipodal sampler, without the planner's collision check; random draws among the collision-free ones.
 # Objects are dropped within 10 cm of this base-frame point (the camera looks at it): around the sim's default of
 # (0.40, 0) about 3 % of the drops ended where neither YuMi arm reaches every waypoint (1 % still do here),
 # which measures the workspace rather than the planner. The scenes are the same, shifted, wherever the centre is.
@@ -198,8 +203,10 @@ def run_object(job: dict) -> dict:
                     if grasp is None:
                         raise PlanningError("oracle found no collision-free grasp")
                 else:
-                    planned = plan(method, depth, scene.camera, model, np.random.default_rng(seed), mask,
-                                   config=config)
+                    unchecked = method == "random_unchecked"
+                    planned = plan("random" if unchecked else method, depth, scene.camera, model,
+                                   np.random.default_rng(seed), mask,
+                                   config=replace(config, collision_check=False) if unchecked else config)
                     grasp, q = planned.grasp, planned.q_value
             except PlanningError as err:
                 record["methods"][method] = {"success": False, "cause": "no_grasp", "message": str(err), "q": None,

@@ -222,6 +222,19 @@ def test_plan_checks_collisions_along_the_table_normal(policy, model):
     assert only_optical.any()  # the scene has grasps that only the straight-down check rejects
 
 
+def test_collision_check_can_be_switched_off_for_the_unchecked_baseline(model):
+    """gqcnn's policies took the sampler's candidates as they came: with the check off, candidates the gripper
+    could not reach come back too (here, beside a tall block)."""
+    camera, depth, up = tilted_table(20.0)
+    mask = np.zeros(depth.shape, dtype=bool)
+    mask[200:280, 308:332] = True
+    depth[mask] -= 0.04
+    depth[270:285, 290:350] -= 0.12
+    config = PolicyConfig(top_k=1000, collision_check=False)
+    planned = plan("random", depth, camera, model, np.random.default_rng(0), mask, config=config)
+    assert not gripper_clear(depth, planned.candidates, camera, config, up).all()
+
+
 @pytest.mark.parametrize("case", ["nothing seen", "steep plane", "no dominant plane"])
 def test_table_normal_falls_back_to_the_optical_axis_without_a_table(case):
     camera, depth, _ = tilted_table(70.0 if case == "steep plane" else 20.0)

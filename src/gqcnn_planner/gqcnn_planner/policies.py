@@ -66,6 +66,7 @@ class PolicyConfig:
     gmm_components: int = 3
     igq_depth_offset: float = 0.015  # metres below the surface at the grasp centre
     gripper: Gripper = field(default_factory=Gripper)  # the collision check's and the sampler's jaw geometry
+    collision_check: bool = True  # False: candidates straight from the sampler, as gqcnn's policies took them
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
     def __post_init__(self) -> None:
@@ -266,7 +267,8 @@ def plan(
     # Oversample (up to the sampler's M) because the finger-footprint check below rejects many deep grasps.
     candidates = sample_antipodal(filled, camera, rng, SAMPLE_OVERSAMPLING * count, mask, config.sampler)
     up = table_normal(filled, camera)
-    clear = np.flatnonzero(gripper_clear(filled, candidates, camera, config, up))
+    clear = (np.flatnonzero(gripper_clear(filled, candidates, camera, config, up)) if config.collision_check
+             else np.arange(len(candidates)))
     candidates = candidates.subset(clear[:count])
     times["sampling"] = time.perf_counter() - start
     if len(candidates) == 0:
@@ -331,7 +333,8 @@ def cross_entropy_rounds(
                               reg_covar=1e-2, init_params="k-means++",
                               random_state=int(rng.integers(2**31 - 1))).fit(features)
         samples = candidates_from_features(gmm.sample(config.cem_samples)[0], camera, config)
-        samples = samples.subset(np.flatnonzero(gripper_clear(filled, samples, camera, config, up)))
+        if config.collision_check:
+            samples = samples.subset(np.flatnonzero(gripper_clear(filled, samples, camera, config, up)))
         if near_object is not None and len(samples):
             c = np.round(samples.centers).astype(int)
             samples = samples.subset(np.flatnonzero(near_object[c[:, 1], c[:, 0]]))
