@@ -188,7 +188,9 @@ def run_object(job: dict) -> dict:
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "trials": []}
     model = GQCNN.load(job["model"], threads=1)
-    config = PolicyConfig(gripper=gripper)  # the planner models the gripper the sim executes with
+    # The planner models the gripper the sim executes with; --no-collision-check plans as gqcnn did, leaving
+    # collisions to the GQ-CNN.
+    config = PolicyConfig(gripper=gripper, collision_check=job["collision_check"])
     trials, views = [], []
     for t in range(job["trials"]):
         scene, depth, mask, rng = observe(sim, job["name"], t)
@@ -411,12 +413,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a sim setting for every trial, e.g. --sim finger_friction=0.5 "
                              "--sim registration_error=0.002,0.002 (names as yumi_bridge.sim.SimSettings, sim_ prefix "
                              "optional)")
+    parser.add_argument("--no-collision-check", action="store_true",
+                        help="plan without the planner's collision check (as gqcnn did: collisions left to the GQ-CNN)")
     parser.add_argument("--quick", action="store_true", help="CI mode: 1 object per set, 1 trial")
     parser.add_argument("--resume", action="store_true", help="keep objects already in the run log")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.objects, args.trials, args.ros_objects = 1, 1, 1
+    if args.no_collision_check:
+        args.ros_objects = 0  # the planner node always checks collisions
     if not Path(args.model).is_file():
         print(f"sim_grasping: no model at {args.model}", file=sys.stderr)
         return 1
@@ -431,11 +437,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and log.is_file():
         done = {r["name"]: r for r in map(json.loads, log.read_text().splitlines()) if r.get("trials_requested")
                 == args.trials and r.get("methods") == args.methods
-                and r.get("sim_overrides") == json.loads(json.dumps(overrides))}  # as logged: tuples are lists
+                and r.get("sim_overrides") == json.loads(json.dumps(overrides))  # as logged: tuples are lists
+                and r.get("collision_check") == (not args.no_collision_check)}
     elif log.exists():
         log.unlink()
     jobs = [{**o, "model": str(args.model), "trials": args.trials, "trials_requested": args.trials,
-             "methods": args.methods, "sim_overrides": overrides}
+             "methods": args.methods, "sim_overrides": overrides,
+             "collision_check": not args.no_collision_check}
             for o in select_objects(args.objects, args.mesh_dir)]
     todo = [j for j in jobs if j["name"] not in done]
     start = time.perf_counter()
@@ -455,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     for group, methods in summarise(ros_records, ["cem_ros"]).items():
         table.setdefault(group, {}).update(methods)
     report = {"model": str(args.model), "objects_per_set": args.objects, "trials_per_object": args.trials,
-              "sim_overrides": overrides,
+              "sim_overrides": overrides, "collision_check": not args.no_collision_check,
               "wall_time_s": round(time.perf_counter() - start, 1), "library_wall_time_s": round(library_seconds, 1),
               "skipped": {r["name"]: r["skipped"] for r in records if r.get("skipped")},
               "table": table, "paper": PAPER}

@@ -56,3 +56,13 @@ def test_sim_overrides_are_typed_and_bad_ones_refused(capsys):
             module.parse_sim_overrides([bad])
     assert module.main(["--sim", "friction=0.5"]) == 2
     assert "expected NAME=VALUE" in capsys.readouterr().err
+
+
+def test_no_collision_check_mode_is_recorded_and_skips_the_ros_trials(heuristic_model_path, tmp_path):
+    sys.path.insert(0, str(BENCHMARKS))
+    module = importlib.import_module("sim_grasping")
+    assert module.main(["--quick", "--no-collision-check", "--methods", "random", "--model", str(heuristic_model_path),
+                        "--out-dir", str(tmp_path), "--workers", "1"]) == 0
+    report = json.loads((tmp_path / "sim_grasping.json").read_text())
+    assert report["collision_check"] is False
+    assert set(report["table"]["novel"]) == {"random"}  # the planner node always checks: no cem_ros rows
