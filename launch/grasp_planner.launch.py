@@ -1,6 +1,9 @@
-"""Perception + GQ-CNN planner (+ optional RealSense source).
+"""Perception + GQ-CNN planner (+ optional RealSense source); run by path from the workspace.
 
     ros2 launch launch/grasp_planner.launch.py realsense:=true policy:=cem
+    rviz2 -d config/gqcnn.rviz
+
+The policy launch argument overrides the params file's `policy`.
 """
 
 from pathlib import Path

@@ -2,8 +2,9 @@
 
 A held-out object (test split: never seen in training) is dropped onto the table of the yumi_bridge MuJoCo
 simulation and rendered with the Dex-Net camera model. The yumi_bridge (sim backend), perception and planner
-nodes run in-process on the real rclpy middleware: the rendered depth and camera_info are published like a
-camera driver would, the perception node segments the object, PlanGrasp goals (no image: the planner uses the
+nodes run in-process on the real rclpy middleware, wired as launch/full_stack.launch.py wires them: the sim streams
+the rendered depth and camera_info on the camera topics like a camera driver, the perception node segments the
+object, the pick client's PlanGrasp goals (no image: the planner uses the
 subscribed frames) return the GQ-CNN's grasps, and ExecuteGrasp runs the CEM grasp in the simulation (lift,
 transport, shake). The demo prints grasps, timings and the outcome and writes overlays to demo_output/.
 """
@@ -44,22 +45,19 @@ def held_out_object() -> tuple[str, Path]:
 
 def main() -> int:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    from rclpy.action import ActionClient
-    from rclpy.node import Node
     from rclpy.parameter import Parameter
-    from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import CameraInfo, Image
 
-    from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
+    from dexnet_msgs.action import PlanGrasp
     from gqcnn_planner.background_executor import BackgroundExecutor
     from gqcnn_planner.model import GQCNN, ModelError
     from gqcnn_planner.overlay import draw_grasps
     from gqcnn_planner.perception_node import PerceptionNode
     from gqcnn_planner.planner_defaults import default_model_path
     from gqcnn_planner.planner_node import PlannerNode
-    from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info, msg_to_grasp
+    from gqcnn_planner.ros_conversions import msg_to_grasp
     from gqcnn_planner.sampling import GraspCandidates
     from yumi_bridge.executor_node import ExecutorNode
+    from yumi_bridge.pick_node import PickClient
 
     model_path = default_model_path()
     try:
@@ -70,7 +68,10 @@ def main() -> int:
     name, mesh_file = held_out_object()
 
     with BackgroundExecutor() as ros:
-        bridge = ros.add(ExecutorNode(context=ros.context, parameter_overrides=[
+        # The sim's camera stream goes where a camera driver's would (launch/full_stack.launch.py does the same).
+        camera_topics = ["--ros-args", "-r", "~/sim/depth:=depth/image_raw",
+                         "-r", "~/sim/camera_info:=depth/camera_info"]
+        bridge = ros.add(ExecutorNode(context=ros.context, cli_args=camera_topics, parameter_overrides=[
             Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=str(mesh_file)),
             Parameter("sim_seed", value=1)]))
         depth, camera = bridge.scene.depth, bridge.scene.camera
@@ -78,25 +79,18 @@ def main() -> int:
               f"depth, model {Path(model_path).name} ({card.get('network', {}).get('preset', '?')} preset)")
         ros.add(PerceptionNode(context=ros.context))
         planner = ros.add(PlannerNode(context=ros.context))
-        driver = ros.add(Node("demo_camera_driver", context=ros.context))
-        depth_pub = driver.create_publisher(Image, "depth/image_raw", qos_profile_sensor_data)
-        info_pub = driver.create_publisher(CameraInfo, "depth/camera_info", qos_profile_sensor_data)
-        client = ActionClient(driver, PlanGrasp, "plan_grasp")
-        if not client.wait_for_server(timeout_sec=10.0):
-            print("demo: plan_grasp server did not come up", file=sys.stderr)
+        pick = ros.add(PickClient(context=ros.context))
+        missing = pick.wait_for_servers()
+        if missing:
+            print(f"demo: {missing}", file=sys.stderr)
             return 1
         deadline = time.time() + 10.0
         while time.time() < deadline and (planner.latest_frame()[1] is None or planner._latest_mask is None):
-            stamp = driver.get_clock().now().to_msg()
-            image, info = depth_to_image(depth, "16UC1"), intrinsics_to_camera_info(camera)
-            image.header.stamp = info.header.stamp = stamp
-            info_pub.publish(info)
-            depth_pub.publish(image)
-            time.sleep(0.2)
+            time.sleep(0.1)
 
         planned, chosen = [], None
         for policy in ("ranking", "cem"):
-            result = ros.send_goal(client, PlanGrasp.Goal(policy=policy))
+            result = pick.plan(ros, policy)
             if result.status != PlanGrasp.Result.SUCCESS:
                 print(f"{policy}: failed ({result.status}): {result.message}")
                 continue
@@ -121,11 +115,8 @@ def main() -> int:
         if not planned:
             return 1
         print(f"overlays written to {', '.join(planned)}")
-        executor_client = ActionClient(driver, ExecuteGrasp, "execute_grasp")
-        executor_client.wait_for_server(timeout_sec=10.0)
         phases: list[str] = []
-        outcome = ros.send_goal(executor_client, ExecuteGrasp.Goal(grasp=chosen), 120.0,
-                                feedback_callback=lambda f: phases.append(f.feedback.phase))
+        outcome = pick.execute(ros, chosen, phases)
         print(json.dumps({"execute": "sim", "status": outcome.status, "success": outcome.success,
                           "final_width": round(outcome.final_width, 4), "message": outcome.message,
                           "phases": list(dict.fromkeys(phases))}))

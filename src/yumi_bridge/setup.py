@@ -19,6 +19,7 @@ setup(
     entry_points={
         "console_scripts": [
             "yumi_bridge = yumi_bridge.executor_node:main",
+            "pick = yumi_bridge.pick_node:main",
             "yumi-register-camera = yumi_bridge.registration:main",
         ],
     },

@@ -14,9 +14,9 @@ from rclpy.node import Node
 class BackgroundExecutor:
     """An rclpy context with a multi-threaded executor spinning in a daemon thread; use as a context manager."""
 
-    def __init__(self, num_threads: int = 4) -> None:
+    def __init__(self, num_threads: int = 4, args: list[str] | None = None) -> None:
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(args=args, context=self.context)  # args None: sys.argv, so --ros-args reach the nodes
         self.executor = MultiThreadedExecutor(num_threads=num_threads, context=self.context)
         self.nodes: list[Node] = []
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)

@@ -5,8 +5,10 @@ whatever goes wrong. One goal runs at a time; a goal arriving meanwhile ends at 
 Cancel takes effect between waypoints (rws) or within a few simulation steps (sim).
 
 sim backend: at start-up an object (sim_mesh_file, or a box) is dropped on the table with sim_seed and its depth
-image is published, latched, on ~/sim/depth (32FC1) and ~/sim/camera_info, so a planner can plan on it; every goal
-runs from that settled scene. ~/sim/new_scene (std_srvs/Trigger) drops the object again with the next seed.
+image is published on ~/sim/depth (32FC1) and ~/sim/camera_info, latched and again at sim_camera_rate as a camera
+driver streams (a best-effort, volatile subscriber such as the planner's only sees frames sent after it joined);
+remap them onto the planner's depth topics to plan on the scene. Every goal runs from that settled scene.
+~/sim/new_scene (std_srvs/Trigger) drops the object again with the next seed.
 
 Auto mode: with auto_grasp_topic set, every dexnet_msgs/Grasp published there is executed like a goal with the
 default arm (dropped with a warning while busy); results are logged.
@@ -20,6 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -50,6 +53,7 @@ NODE_PARAMETERS = {
     "backend": ("sim", "Execution backend: sim (MuJoCo) or rws (ABB YuMi over Robot Web Services)"),
     "extrinsics_file": ("", "rws: camera extrinsics YAML; empty: config/camera_extrinsics.yaml of the workspace"),
     "auto_grasp_topic": ("", "Non-empty: also execute every dexnet_msgs/Grasp published on this topic"),
+    "sim_camera_rate": (2.0, "sim: Hz at which the scene's depth and camera_info are published (0: once per scene)"),
 }
 
 
@@ -63,7 +67,7 @@ class ExecutorNode(Node):
         self._group = ReentrantCallbackGroup()
         self.rws_client: RwsClient | None = None
         if self.backend_name == "sim":
-            self._start_sim(settings_from_parameters(SimSettings, params))
+            self._start_sim(settings_from_parameters(SimSettings, params), float(params["sim_camera_rate"]))
         elif self.backend_name == "rws":
             self._start_rws(settings_from_parameters(RwsSettings, params), params["extrinsics_file"])
         else:
@@ -101,7 +105,9 @@ class ExecutorNode(Node):
             values[name] = self.declare_parameter(name, default, descriptor).value
         return values
 
-    def _start_sim(self, settings: SimSettings) -> None:
+    def _start_sim(self, settings: SimSettings, camera_rate: float) -> None:
+        if not camera_rate >= 0 or not np.isfinite(camera_rate):
+            raise ValueError(f"sim_camera_rate must be >= 0 Hz, got {camera_rate}")
         self.sim = GraspSimulator(load_sim_mesh(settings.sim_mesh_file), self.config, settings)
         self.seed = settings.sim_seed
         latched = QoSProfile(
@@ -111,13 +117,19 @@ class ExecutorNode(Node):
         self.info_pub = self.create_publisher(CameraInfo, "~/sim/camera_info", latched)
         self.create_service(Trigger, "~/sim/new_scene", self._on_new_scene, callback_group=self._group)
         self._drop_scene()
+        if camera_rate > 0:
+            self.create_timer(1.0 / camera_rate, self._publish_camera)
 
     def _drop_scene(self) -> None:
         self.scene = self.sim.drop_object(self.seed)
         self.extrinsics = self.scene.extrinsics()
-        header = Header(frame_id=self.scene.camera.frame_id, stamp=self.get_clock().now().to_msg())
-        self.depth_pub.publish(depth_to_image(self.scene.depth, "32FC1", header))
-        self.info_pub.publish(intrinsics_to_camera_info(self.scene.camera, header))
+        self._publish_camera()
+
+    def _publish_camera(self) -> None:
+        scene = self.scene  # new_scene may swap it meanwhile; publish one scene's image and intrinsics
+        header = Header(frame_id=scene.camera.frame_id, stamp=self.get_clock().now().to_msg())
+        self.depth_pub.publish(depth_to_image(scene.depth, "32FC1", header))
+        self.info_pub.publish(intrinsics_to_camera_info(scene.camera, header))
 
     def _start_rws(self, settings: RwsSettings, extrinsics_file: str) -> None:
         path = Path(extrinsics_file) if extrinsics_file else DEFAULT_EXTRINSICS_FILE

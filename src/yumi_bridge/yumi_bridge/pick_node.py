@@ -1,0 +1,109 @@
+"""`pick`: one pick with the running stack: a PlanGrasp goal, then an ExecuteGrasp goal with the planned grasp.
+
+    ros2 run yumi_bridge pick --ros-args -p policy:=cem -p arm:=right -p dry_run:=true
+
+It prints one JSON line (the planned grasp, planning time, execution status and outcome) and exits 0 when the
+object is held (with dry_run: when the executor accepts the motion), 1 when planning or execution fails, with the
+action's status and message. It is also the example of calling both actions from your own code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rclpy.action import ActionClient
+from rclpy.node import Node
+
+from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
+from gqcnn_planner.background_executor import BackgroundExecutor
+
+PARAMETERS = {
+    "policy": "cem",  # ranking | cem | random | igq (empty: the planner's own policy parameter)
+    "arm": "",  # left | right | empty: the executor's default arm
+    "dry_run": False,  # check and plan the motion only
+    "server_timeout": 10.0,  # s to wait for each action server
+    "plan_timeout": 30.0,  # s
+    "execute_timeout": 120.0,  # s
+}
+
+
+@dataclass
+class PickOutcome:
+    """What one pick did; `stage` is where it ended: servers, plan, execute or done."""
+
+    stage: str
+    success: bool
+    message: str = ""
+    plan_status: int | None = None
+    execute_status: int | None = None
+    grasp: dict[str, Any] = field(default_factory=dict)
+    planning_time: float | None = None
+    phases: list[str] = field(default_factory=list)
+
+
+class PickClient(Node):
+    """Action clients for plan_grasp and execute_grasp; spin it in a BackgroundExecutor and call pick()."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("pick", **kwargs)
+        self.settings = {name: self.declare_parameter(name, default).value for name, default in PARAMETERS.items()}
+        self.plan_client = ActionClient(self, PlanGrasp, "plan_grasp")
+        self.execute_client = ActionClient(self, ExecuteGrasp, "execute_grasp")
+
+    def wait_for_servers(self) -> str:
+        """'' when both action servers answer, else which ones did not."""
+        clients = {"plan_grasp": self.plan_client, "execute_grasp": self.execute_client}
+        missing = [name for name, client in clients.items()
+                   if not client.wait_for_server(timeout_sec=float(self.settings["server_timeout"]))]
+        return "" if not missing else f"no action server for {', '.join(missing)}"
+
+    def plan(self, ros: BackgroundExecutor, policy: str | None = None) -> PlanGrasp.Result:
+        goal = PlanGrasp.Goal(policy=self.settings["policy"] if policy is None else policy)
+        return ros.send_goal(self.plan_client, goal, float(self.settings["plan_timeout"]))
+
+    def execute(self, ros: BackgroundExecutor, grasp: Any, phases: list[str] | None = None) -> ExecuteGrasp.Result:
+        goal = ExecuteGrasp.Goal(grasp=grasp, arm=self.settings["arm"], dry_run=bool(self.settings["dry_run"]))
+        on_feedback = None if phases is None else (lambda msg: phases.append(msg.feedback.phase))
+        return ros.send_goal(self.execute_client, goal, float(self.settings["execute_timeout"]), on_feedback)
+
+    def pick(self, ros: BackgroundExecutor) -> PickOutcome:
+        """Plan, then execute the planned grasp; never raises for a failed or timed-out step."""
+        missing = self.wait_for_servers()
+        if missing:
+            return PickOutcome("servers", False, missing)
+        try:
+            planned = self.plan(ros)
+        except TimeoutError as err:
+            return PickOutcome("plan", False, f"plan_grasp: {err}")
+        if planned.status != PlanGrasp.Result.SUCCESS:
+            return PickOutcome("plan", False, planned.message, plan_status=planned.status)
+        g = planned.grasp
+        outcome = PickOutcome(
+            "execute", False, plan_status=planned.status, planning_time=round(planned.planning_time, 3),
+            grasp={"center_px": [round(float(v), 1) for v in g.center_px], "angle": round(g.angle, 4),
+                   "depth": round(g.depth, 4), "width": round(g.width, 4), "q_value": round(g.q_value, 3)})
+        try:
+            executed = self.execute(ros, g, outcome.phases)
+        except TimeoutError as err:
+            outcome.message = f"execute_grasp: {err}"
+            return outcome
+        outcome.execute_status, outcome.message = executed.status, executed.message
+        if executed.status == ExecuteGrasp.Result.SUCCESS and (executed.success or self.settings["dry_run"]):
+            outcome.stage, outcome.success = "done", True
+        outcome.phases = list(dict.fromkeys(outcome.phases))
+        return outcome
+
+
+def main(args: list[str] | None = None) -> int:
+    with BackgroundExecutor(args=args) as ros:
+        client = ros.add(PickClient(context=ros.context))
+        outcome = client.pick(ros)
+    print(json.dumps(asdict(outcome)))
+    return 0 if outcome.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
