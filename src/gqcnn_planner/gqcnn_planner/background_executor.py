@@ -3,12 +3,23 @@ benchmarks, tests): an rclpy context of their own, a multi-threaded executor, an
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
+
+
+class GoalRejectedError(RuntimeError):
+    """The action server rejected the goal."""
+
+
+def _cancel_if_accepted(future: Any) -> None:
+    handle = future.result() if future.exception() is None else None
+    if handle is not None and handle.accepted:
+        handle.cancel_goal_async()
 
 
 class BackgroundExecutor:
@@ -42,10 +53,29 @@ class BackgroundExecutor:
             raise TimeoutError(f"future not done after {timeout} s")
         return future.result()
 
-    def send_goal(self, client: Any, goal: Any, timeout: float = 60.0, feedback_callback: Any = None) -> Any:
-        """Send an action goal, block until it is done and return its result message."""
-        handle = self.wait(client.send_goal_async(goal, feedback_callback=feedback_callback), timeout)
-        return self.wait(handle.get_result_async(), timeout).result
+    def send_goal(self, client: Any, goal: Any, timeout: float = 60.0, feedback_callback: Any = None,
+                  accept_timeout: float = 10.0) -> Any:
+        """Send an action goal, block until it is done and return its result message.
+
+        Raises GoalRejectedError when the server rejects the goal, TimeoutError when it is not accepted within
+        accept_timeout or has no result within timeout. A goal left unfinished (timeout, Ctrl-C) is canceled, so
+        nothing keeps running, a robot motion least of all, after the caller has given up on it.
+        """
+        sent = client.send_goal_async(goal, feedback_callback=feedback_callback)
+        try:
+            handle = self.wait(sent, accept_timeout)
+        except BaseException:
+            sent.add_done_callback(_cancel_if_accepted)  # accepted late: cancel it then
+            raise
+        if not handle.accepted:
+            # rclpy would answer a result request for it with an empty result, i.e. status 0 (success).
+            raise GoalRejectedError("goal rejected by the action server")
+        try:
+            return self.wait(handle.get_result_async(), timeout).result
+        except BaseException:
+            with contextlib.suppress(TimeoutError):
+                self.wait(handle.cancel_goal_async(), 5.0)
+            raise
 
     def shutdown(self) -> None:
         # Stop spinning and join before the nodes go: a C++ wait still running at exit aborts the process.

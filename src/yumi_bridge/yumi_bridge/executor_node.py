@@ -22,7 +22,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -106,8 +105,9 @@ class ExecutorNode(Node):
         return values
 
     def _start_sim(self, settings: SimSettings, camera_rate: float) -> None:
-        if not camera_rate >= 0 or not np.isfinite(camera_rate):
-            raise ValueError(f"sim_camera_rate must be >= 0 Hz, got {camera_rate}")
+        if not 0 <= camera_rate <= 100:
+            raise ValueError(f"sim_camera_rate must be between 0 and 100 Hz, got {camera_rate}")
+        self._camera_lock = threading.Lock()
         self.sim = GraspSimulator(load_sim_mesh(settings.sim_mesh_file), self.config, settings)
         self.seed = settings.sim_seed
         latched = QoSProfile(
@@ -121,15 +121,20 @@ class ExecutorNode(Node):
             self.create_timer(1.0 / camera_rate, self._publish_camera)
 
     def _drop_scene(self) -> None:
-        self.scene = self.sim.drop_object(self.seed)
-        self.extrinsics = self.scene.extrinsics()
-        self._publish_camera()
+        scene = self.sim.drop_object(self.seed)
+        # One lock with the camera timer: a tick that read the old scene must not publish it after the new one.
+        with self._camera_lock:
+            self.scene, self.extrinsics = scene, scene.extrinsics()
+            self._publish_scene()
 
     def _publish_camera(self) -> None:
-        scene = self.scene  # new_scene may swap it meanwhile; publish one scene's image and intrinsics
-        header = Header(frame_id=scene.camera.frame_id, stamp=self.get_clock().now().to_msg())
-        self.depth_pub.publish(depth_to_image(scene.depth, "32FC1", header))
-        self.info_pub.publish(intrinsics_to_camera_info(scene.camera, header))
+        with self._camera_lock:
+            self._publish_scene()
+
+    def _publish_scene(self) -> None:
+        header = Header(frame_id=self.scene.camera.frame_id, stamp=self.get_clock().now().to_msg())
+        self.depth_pub.publish(depth_to_image(self.scene.depth, "32FC1", header))
+        self.info_pub.publish(intrinsics_to_camera_info(self.scene.camera, header))
 
     def _start_rws(self, settings: RwsSettings, extrinsics_file: str) -> None:
         path = Path(extrinsics_file) if extrinsics_file else DEFAULT_EXTRINSICS_FILE
