@@ -54,7 +54,7 @@ def main() -> int:
     from gqcnn_planner.perception_node import PerceptionNode
     from gqcnn_planner.planner_defaults import default_model_path
     from gqcnn_planner.planner_node import PlannerNode
-    from gqcnn_planner.ros_conversions import msg_to_grasp
+    from gqcnn_planner.ros_conversions import grasp_msg_summary, msg_to_grasp
     from gqcnn_planner.sampling import GraspCandidates
     from yumi_bridge.executor_node import ExecutorNode
     from yumi_bridge.pick_node import PickClient
@@ -94,10 +94,8 @@ def main() -> int:
             if result.status != PlanGrasp.Result.SUCCESS:
                 print(f"{policy}: failed ({result.status}): {result.message}")
                 continue
-            g = chosen = result.grasp
-            print(json.dumps({"policy": policy, "center_px": [round(float(v), 1) for v in g.center_px],
-                              "angle": round(g.angle, 4), "depth": round(g.depth, 4), "width": round(g.width, 4),
-                              "width_px": round(g.width_px, 1), "q_value": round(g.q_value, 3),
+            chosen = result.grasp
+            print(json.dumps({"policy": policy, **grasp_msg_summary(chosen),
                               "planning_time": round(result.planning_time, 3),
                               "stages_s": {"preprocess": round(result.preprocess_time, 3),
                                            "sampling": round(result.sampling_time, 3),

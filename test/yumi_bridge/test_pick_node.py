@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from rclpy.action import ActionServer, GoalResponse
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -17,20 +16,12 @@ from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
 from gqcnn_planner.planner_node import PlannerNode
 from yumi_bridge.executor_node import ExecutorNode
 from yumi_bridge.pick_node import PickClient
-from yumi_bridge.sim import box_mesh
 
 # The sim camera on the planner's depth topics, as full_stack.launch.py remaps it.
 CAMERA_REMAPS = ["--ros-args", "-r", "~/sim/depth:=camera/depth/image_raw",
                  "-r", "~/sim/camera_info:=camera/depth/camera_info"]
 PLANNER_REMAPS = ["--ros-args", "-r", "depth/image_raw:=camera/depth/image_raw",
                   "-r", "depth/camera_info:=camera/depth/camera_info"]
-
-
-@pytest.fixture(scope="module")
-def box_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("mesh") / "box.stl"
-    box_mesh((0.03, 0.04, 0.08)).export(path)
-    return str(path)
 
 
 def start_stack(ros, box_file, bridge_args=CAMERA_REMAPS, camera_rate=2.0, pick_parameters=(), bridge_parameters=()):

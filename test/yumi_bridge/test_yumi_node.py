@@ -14,23 +14,15 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
-from yumi_scenes import grasp_across_short_side
+from yumi_scenes import NODE_BOX, grasp_across_short_side
 
 from dexnet_msgs.action import ExecuteGrasp
 from dexnet_msgs.msg import Grasp
 from gqcnn_planner.ros_conversions import grasp_to_msg, image_to_depth
 from yumi_bridge.executor_node import ExecutorNode
-from yumi_bridge.sim import box_mesh
 
 Result = ExecuteGrasp.Result
-EXTENTS = (0.03, 0.04, 0.08)
-
-
-@pytest.fixture(scope="module")
-def box_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("mesh") / "box.stl"
-    box_mesh(EXTENTS).export(path)
-    return str(path)
+EXTENTS = NODE_BOX
 
 
 def start(ros, **parameters):

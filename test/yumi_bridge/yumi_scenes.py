@@ -10,6 +10,7 @@ from yumi_bridge.frames import CameraExtrinsics
 from yumi_bridge.sim import SimScene
 
 BOX = (0.035, 0.09, 0.05)  # the demo box: 35 mm short side, standing 50 mm tall
+NODE_BOX = (0.03, 0.04, 0.08)  # the node tests' object (fixture box_file)
 TABLE_CENTER = np.array([0.40, 0.0])
 # Extrinsics that make the "camera" frame the base frame, so grasps can be written in base coordinates.
 BASE_AS_CAMERA = CameraExtrinsics(np.eye(4), True, camera_frame="base", source="test")

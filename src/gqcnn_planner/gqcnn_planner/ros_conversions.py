@@ -83,3 +83,10 @@ def grasp_to_msg(grasp: Grasp2D, q_value: float, camera: CameraIntrinsics, heade
 
 def msg_to_grasp(msg: Grasp) -> Grasp2D:
     return Grasp2D(tuple(float(v) for v in msg.center_px), msg.angle, msg.depth, msg.width)
+
+
+def grasp_msg_summary(msg: Grasp) -> dict:
+    """The image-space fields of a Grasp message, rounded, for one-line JSON reports."""
+    return {"center_px": [round(float(v), 1) for v in msg.center_px], "angle": round(msg.angle, 4),
+            "depth": round(msg.depth, 4), "width": round(msg.width, 4), "width_px": round(msg.width_px, 1),
+            "q_value": round(msg.q_value, 3)}

@@ -125,16 +125,17 @@ class ExecutorNode(Node):
         # One lock with the camera timer: a tick that read the old scene must not publish it after the new one.
         with self._camera_lock:
             self.scene, self.extrinsics = scene, scene.extrinsics()
-            self._publish_scene()
+            # Encoded once per scene; every tick only restamps (publish serialises the message at once).
+            self._camera_msgs = (depth_to_image(scene.depth, "32FC1"), intrinsics_to_camera_info(scene.camera))
+        self._publish_camera()
 
     def _publish_camera(self) -> None:
         with self._camera_lock:
-            self._publish_scene()
-
-    def _publish_scene(self) -> None:
-        header = Header(frame_id=self.scene.camera.frame_id, stamp=self.get_clock().now().to_msg())
-        self.depth_pub.publish(depth_to_image(self.scene.depth, "32FC1", header))
-        self.info_pub.publish(intrinsics_to_camera_info(self.scene.camera, header))
+            image, info = self._camera_msgs
+            image.header = info.header = Header(frame_id=self.scene.camera.frame_id,
+                                                stamp=self.get_clock().now().to_msg())
+            self.depth_pub.publish(image)
+            self.info_pub.publish(info)
 
     def _start_rws(self, settings: RwsSettings, extrinsics_file: str) -> None:
         path = Path(extrinsics_file) if extrinsics_file else DEFAULT_EXTRINSICS_FILE

@@ -21,6 +21,7 @@ from rclpy.node import Node
 
 from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
 from gqcnn_planner.background_executor import BackgroundExecutor, GoalRejectedError
+from gqcnn_planner.ros_conversions import grasp_msg_summary
 
 PARAMETERS = {  # name: (type, default, description)
     "policy": (str, "", "ranking | cem | random | igq; empty: the planner's own policy parameter"),
@@ -100,14 +101,11 @@ class PickClient(Node):
             return PickOutcome("plan", False, f"plan_grasp: {err}")
         if planned.status != PlanGrasp.Result.SUCCESS:
             return PickOutcome("plan", False, planned.message, plan_status=planned.status)
-        g = planned.grasp
-        outcome = PickOutcome(
-            "execute", False, plan_status=planned.status, planning_time=round(planned.planning_time, 3),
-            grasp={"center_px": [round(float(v), 1) for v in g.center_px], "angle": round(g.angle, 4),
-                   "depth": round(g.depth, 4), "width": round(g.width, 4), "q_value": round(g.q_value, 3)})
+        outcome = PickOutcome("execute", False, plan_status=planned.status, grasp=grasp_msg_summary(planned.grasp),
+                              planning_time=round(planned.planning_time, 3))
         phases: list[str] = []
         try:
-            executed = self.execute(ros, g, phases)
+            executed = self.execute(ros, planned.grasp, phases)
         except (TimeoutError, GoalRejectedError) as err:
             canceled = " (goal canceled)" if isinstance(err, TimeoutError) else ""
             outcome.message = f"execute_grasp: {err}{canceled}"
