@@ -2,7 +2,7 @@
 
     python benchmarks/inference.py [--reference REF.onnx] [--fast FAST.onnx] [--threads 2] [--seconds 1]
 
-Both models run through the planner's loader (`gqcnn_planner.model.GQCNN`, onnxruntime) at batch 1, 64 and
+Both models run through the planner's loader (`gqcnn_core.model.GQCNN`, onnxruntime) at batch 1, 64 and
 256; the rounds alternate between the models so load from other work on the machine hits both alike, and the
 median round counts. Without --fast the shipped models/gqcnn.onnx is used; a model that is not given (or not
 shipped) is exported untrained from its preset into a temporary directory, which measures speed just as well
@@ -23,7 +23,7 @@ import numpy as np
 
 from dexnet.export import crops_per_second, export_untrained
 from dexnet.network import PRESETS, multiply_accumulates
-from gqcnn_planner.model import GQCNN
+from gqcnn_core.model import GQCNN
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = ROOT / "models" / "gqcnn.onnx"
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     ratio_256 = table["256"]["ratio"]
     report = {
-        "what": "GQ-CNN crops/s through gqcnn_planner.model.GQCNN (onnxruntime CPU), median of alternating rounds",
+        "what": "GQ-CNN crops/s through gqcnn_core.model.GQCNN (onnxruntime CPU), median of alternating rounds",
         "models": models,
         "any_untrained": any(m["untrained"] for m in models.values()),
         "batches": table,

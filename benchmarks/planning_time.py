@@ -22,11 +22,11 @@ import numpy as np
 from dexnet import dataset
 from dexnet.generate import DEFAULT_GRIPPER
 from dexnet.mesh import MeshError, load_object, pybullet_object_paths, stable_poses
-from dexnet.render import ObjectRenderer, render_random_view
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.gripper import load_gripper
-from gqcnn_planner.model import GQCNN
-from gqcnn_planner.planner_defaults import default_model_path
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.gripper import load_gripper
+from gqcnn_core.model import GQCNN
+from gqcnn_core.paths import default_model_path
+from gqcnn_core.render import ObjectRenderer, render_random_view
 from gqcnn_planner.policies import PolicyConfig, plan
 from gqcnn_planner.segmentation import segment_objects
 

@@ -35,8 +35,8 @@ def census_object(job: dict) -> dict:
     """Execute every candidate of every trial of one object (runs in a worker process)."""
     from dexnet.generate import DEFAULT_GRIPPER
     from dexnet.mesh import MeshError, load_object
-    from gqcnn_planner.gripper import load_gripper
-    from gqcnn_planner.model import GQCNN
+    from gqcnn_core.gripper import load_gripper
+    from gqcnn_core.model import GQCNN
     from gqcnn_planner.policies import PlanningError, PolicyConfig, plan
     from gqcnn_planner.sampling import SamplerConfig
     from yumi_bridge.motion import GraspRefusedError
@@ -109,7 +109,7 @@ def percent(value: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from gqcnn_planner.planner_defaults import default_model_path
+    from gqcnn_core.paths import default_model_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=default_model_path())

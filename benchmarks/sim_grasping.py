@@ -135,7 +135,7 @@ def oracle_grasp(mesh, scene, gripper, config, rng):
     from dexnet.collision import axis_parallel_to_table, grasps_collide
     from dexnet.generate import GenerationConfig, project_grasps
     from dexnet.quality import robust_epsilon_quality
-    from gqcnn_planner.grasp import Grasp2D
+    from gqcnn_core.grasp import Grasp2D
 
     grasps = sample_antipodal_grasps(mesh, gripper, rng, max_grasps=100)
     if len(grasps) == 0:
@@ -174,8 +174,8 @@ def run_object(job: dict) -> dict:
     """All trials and methods on one object (runs in a worker process)."""
     from dexnet.generate import DEFAULT_GRIPPER
     from dexnet.mesh import MeshError, load_object
-    from gqcnn_planner.gripper import load_gripper
-    from gqcnn_planner.model import GQCNN
+    from gqcnn_core.gripper import load_gripper
+    from gqcnn_core.model import GQCNN
     from gqcnn_planner.policies import PlanningError, PolicyConfig, plan
     from yumi_bridge.motion import GraspRefusedError
     from yumi_bridge.sim import GraspSimulator
@@ -338,8 +338,8 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     from dexnet.generate import DEFAULT_GRIPPER
     from dexnet.mesh import MeshError, load_object
     from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
+    from gqcnn_core.gripper import load_gripper
     from gqcnn_planner.background_executor import BackgroundExecutor
-    from gqcnn_planner.gripper import load_gripper
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
     from yumi_bridge.executor_node import ExecutorNode
@@ -400,7 +400,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from gqcnn_planner.planner_defaults import default_model_path
+    from gqcnn_core.paths import default_model_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=default_model_path())

@@ -27,7 +27,7 @@ def held_out_object() -> tuple[str, Path]:
     from dexnet import dataset
     from dexnet.generate import DEFAULT_GRIPPER
     from dexnet.mesh import MeshError, load_object, pybullet_object_paths
-    from gqcnn_planner.gripper import load_gripper
+    from gqcnn_core.gripper import load_gripper
 
     for path in pybullet_object_paths():
         if dataset.object_split(f"pybullet/{path.stem}") != "test":
@@ -48,11 +48,11 @@ def main() -> int:
     from rclpy.parameter import Parameter
 
     from dexnet_msgs.action import PlanGrasp
+    from gqcnn_core.model import GQCNN, ModelError
+    from gqcnn_core.paths import default_model_path
     from gqcnn_planner.background_executor import BackgroundExecutor
-    from gqcnn_planner.model import GQCNN, ModelError
     from gqcnn_planner.overlay import draw_grasps
     from gqcnn_planner.perception_node import PerceptionNode
-    from gqcnn_planner.planner_defaults import default_model_path
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import grasp_msg_summary, msg_to_grasp
     from gqcnn_planner.sampling import GraspCandidates

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_core.camera import CameraIntrinsics
 
 
 def box_on_table(

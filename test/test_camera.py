@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import yaml
 
-from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_core.camera import CameraIntrinsics
 
 
 def test_project_deproject_round_trip():

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scenes import box_on_table, smooth_bump
 
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.crop import CropSpec, antialias, grasp_aligned_crops
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.crop import CropSpec, antialias, grasp_aligned_crops
 
 CAMERA = CameraIntrinsics.primesense()
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gqcnn_planner.depth import as_depth_metres, decode_depth, encode_depth, inpaint, missing
+from gqcnn_core.depth import as_depth_metres, decode_depth, encode_depth, inpaint, missing
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scenes import box_on_table
 
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.grasp import Grasp2D, jaw_endpoints_px, normalize_angle
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.grasp import Grasp2D, jaw_endpoints_px, normalize_angle
 
 CAMERA = CameraIntrinsics.primesense()
 

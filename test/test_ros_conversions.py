@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.grasp import Grasp2D
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.grasp import Grasp2D
 from gqcnn_planner.ros_conversions import (
     camera_info_to_intrinsics,
     depth_to_image,

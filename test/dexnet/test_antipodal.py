@@ -8,7 +8,7 @@ import trimesh
 
 from dexnet.antipodal import GRASP_DISTANCE_ALPHA, Grasps3D, sample_antipodal_grasps
 from dexnet.mesh import load_object, pybullet_object_paths
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.gripper import Gripper
 
 GRIPPER = Gripper()
 FRICTION = 0.6

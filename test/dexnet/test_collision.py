@@ -10,7 +10,7 @@ import trimesh
 import yaml
 
 from dexnet.collision import axis_parallel_to_table, grasps_collide
-from gqcnn_planner.gripper import GRIPPER_KEYS, Gripper, load_gripper
+from gqcnn_core.gripper import GRIPPER_KEYS, Gripper, load_gripper
 
 GRIPPER = Gripper()  # 5 cm stroke, 4.5 cm fingers
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "gripper_yumi.yaml"

@@ -9,7 +9,7 @@ import pytest
 import trimesh
 
 from dexnet.mesh import MeshError, load_object, pybullet_object_paths, stable_poses, user_mesh_paths
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.gripper import Gripper
 
 GRIPPER = Gripper()
 

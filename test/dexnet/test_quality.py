@@ -15,7 +15,7 @@ from dexnet.quality import (
     find_contacts,
     robust_epsilon_quality,
 )
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.gripper import Gripper
 
 GRIPPER = Gripper()  # 5 cm stroke
 X = np.array([1.0, 0.0, 0.0])

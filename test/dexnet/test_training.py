@@ -29,8 +29,8 @@ from dexnet.train import (
     split_shards,
     train,
 )
-from gqcnn_planner.crop import CROP_TRANSFORM_VERSION
-from gqcnn_planner.model import GQCNN, ModelError, card_path
+from gqcnn_core.crop import CROP_TRANSFORM_VERSION
+from gqcnn_core.model import GQCNN, ModelError, card_path
 
 torch.set_num_threads(1)
 OBJECTS, PER_OBJECT = 10, 48

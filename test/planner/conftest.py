@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from heuristic_model import write_heuristic_model
 
-from dexnet.render import ObjectRenderer, look_at
-from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.render import ObjectRenderer, look_at
 
 
 class Scene:

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from gqcnn_planner.crop import CROP_TRANSFORM_VERSION
+from gqcnn_core.crop import CROP_TRANSFORM_VERSION
 
 
 def region_mean(name: str, rows: tuple[int, int], cols: tuple[int, int], nodes: list, inits: list) -> str:

@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image, RegionOfInterest
 from visualization_msgs.msg import MarkerArray
 
 from dexnet_msgs.action import PlanGrasp
-from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_planner.planner_node import PlannerNode
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info, mask_to_image, msg_to_grasp
 

@@ -5,10 +5,10 @@ import pytest
 from conftest import Scene
 from heuristic_model import heuristic_q
 
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.crop import grasp_aligned_crops
-from gqcnn_planner.gripper import Gripper
-from gqcnn_planner.model import GQCNN
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.crop import grasp_aligned_crops
+from gqcnn_core.gripper import Gripper
+from gqcnn_core.model import GQCNN
 from gqcnn_planner.policies import (
     POLICIES,
     CanceledError,

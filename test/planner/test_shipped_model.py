@@ -9,8 +9,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from planning_time import held_out_scenes  # the benchmark's scenes: one definition
 
-from gqcnn_planner.model import GQCNN
-from gqcnn_planner.planner_defaults import default_model_path
+from gqcnn_core.model import GQCNN
+from gqcnn_core.paths import default_model_path
 from gqcnn_planner.policies import PolicyConfig, plan
 
 

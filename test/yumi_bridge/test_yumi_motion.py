@@ -8,11 +8,10 @@ import yaml
 from scipy.spatial.transform import Rotation
 from yumi_scenes import BASE_AS_CAMERA, top_down_grasp
 
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.grasp import Grasp2D
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.grasp import Grasp2D
+from gqcnn_core.paths import DEFAULT_EXTRINSICS_FILE, WORKSPACE
 from yumi_bridge.frames import (
-    DEFAULT_EXTRINSICS_FILE,
-    WORKSPACE,
     CameraExtrinsics,
     ToolOffset,
     grasp_in_base,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from gqcnn_planner.grasp import Grasp2D
+from gqcnn_core.grasp import Grasp2D
 from yumi_bridge.frames import CameraExtrinsics
 from yumi_bridge.sim import SimScene
 

@@ -15,7 +15,7 @@ import numpy as np
 import trimesh
 
 from dexnet.quality import find_contacts, tangents
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.gripper import Gripper
 
 # Dex-Net's grasp distance: centre distance + GRASP_DISTANCE_ALPHA * (axis angle / (pi / 2)).
 GRASP_DISTANCE_ALPHA = 0.05

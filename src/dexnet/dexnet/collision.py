@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.gripper import Gripper
 
 # Grasps whose axis is within this angle of vertical have no top-down approach at all.
 _MIN_AXIS_TILT_FROM_VERTICAL_DEG = 1.0

@@ -3,7 +3,7 @@
     dexnet evaluate RUN_DIR|MODEL.onnx DATASET --split val|test [--out DIR]
 
 A run directory is evaluated with torch (its best weights unless --weights says otherwise), an ONNX file
-through the planner's loader (`gqcnn_planner.model.GQCNN`), so the shipped artefact itself is what is
+through the planner's loader (`gqcnn_core.model.GQCNN`), so the shipped artefact itself is what is
 measured. Writes to DIR (default RUN_DIR/eval_SPLIT or MODEL_eval_SPLIT beside the model):
     metrics.json         accuracy, balanced accuracy, precision, recall, AUC, average precision, log loss,
                          and the success rate of grasps scored q > 0.5 (= precision at threshold 0.5)
@@ -66,7 +66,7 @@ def load_predictor(target: Path, weights: str = "best", threads: int | None = No
             **info,
         }
     if target.is_file():
-        from gqcnn_planner.model import GQCNN, ModelError
+        from gqcnn_core.model import GQCNN, ModelError
 
         try:
             model = GQCNN.load(target, threads=threads)

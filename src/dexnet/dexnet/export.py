@@ -3,7 +3,7 @@
     dexnet export RUN_DIR --out models/NAME.onnx [--weights best|final|checkpoint]
 
 writes `NAME.onnx` (dynamic batch axis; inputs crops (N,1,32,32) and gripper_depth (N,1) in metres,
-output p_success (N,)) and `NAME.json`, the model card `gqcnn_planner.model.GQCNN` reads: input contract,
+output p_success (N,)) and `NAME.json`, the model card `gqcnn_core.model.GQCNN` reads: input contract,
 crop window/size and crop transform version, dataset manifest hash, training config, metrics and crops/s
 measured on this machine. Before anything is written the graph passes onnx.checker and torch and
 onnxruntime agree to < 1e-4 on random metric inputs; afterwards the planner's loader must accept the pair.
@@ -37,7 +37,7 @@ from dexnet.network import (
     preset,
 )
 from dexnet.train import SUMMARY_FILE, load_run_config, load_run_model
-from gqcnn_planner.model import CARD_FORMAT, CROPS_INPUT, DEPTH_INPUT, GQCNN, OUTPUT_NAME, card_path
+from gqcnn_core.model import CARD_FORMAT, CROPS_INPUT, DEPTH_INPUT, GQCNN, OUTPUT_NAME, card_path
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-4  # max |P_torch - P_onnxruntime| on fp32
@@ -142,7 +142,7 @@ def model_card(
                 "shape": [BATCH_AXIS, 1, CROP_SIZE, CROP_SIZE],
                 "dtype": "float32",
                 "units": "metres",
-                "description": "grasp-aligned depth crops (gqcnn_planner.crop), raw: normalisation is in the graph",
+                "description": "grasp-aligned depth crops (gqcnn_core.crop), raw: normalisation is in the graph",
             },
             {
                 "name": DEPTH_INPUT,
@@ -222,7 +222,7 @@ def export_model(
 
 def export_untrained(preset_name: str, out: Path, threads: int | None = None, benchmark_seconds: float = 0.5) -> dict:
     """Export a randomly initialised network of a preset (for speed measurements only; the card says so)."""
-    from gqcnn_planner.crop import CROP_TRANSFORM_VERSION, CropSpec
+    from gqcnn_core.crop import CROP_TRANSFORM_VERSION, CropSpec
 
     torch.manual_seed(0)
     model = GQCNNNet(preset(preset_name))

@@ -24,12 +24,12 @@ import numpy as np
 import yaml
 
 from dexnet import __version__, dataset
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.crop import CROP_TRANSFORM_VERSION, CropSpec, antialias, grasp_aligned_crops
-from gqcnn_planner.depth import inpaint, missing
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.crop import CROP_TRANSFORM_VERSION, CropSpec, antialias, grasp_aligned_crops
+from gqcnn_core.depth import inpaint, missing
+from gqcnn_core.paths import DEFAULT_GRIPPER_FILE, WORKSPACE
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_GRIPPER = REPO_ROOT / "config" / "gripper_yumi.yaml"
+DEFAULT_GRIPPER = DEFAULT_GRIPPER_FILE
 SKIP_SUFFIX = ".skip.json"
 
 
@@ -121,8 +121,8 @@ def generate_object(obj: ObjectSpec, config: GenerationConfig, gripper_path: str
     from dexnet.collision import axis_parallel_to_table, grasps_collide
     from dexnet.mesh import MeshError, load_object, stable_poses
     from dexnet.quality import robust_epsilon_quality
-    from dexnet.render import ObjectRenderer, render_random_view
-    from gqcnn_planner.gripper import load_gripper
+    from gqcnn_core.gripper import load_gripper
+    from gqcnn_core.render import ObjectRenderer, render_random_view
 
     start = time.perf_counter()
     entry = {"id": obj.id, "name": obj.name, "split": obj.split}
@@ -203,7 +203,7 @@ def recorded_entry(obj: ObjectSpec, out_dir: Path) -> dict | None:
 
 def code_version() -> str:
     try:
-        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+        commit = subprocess.run(["git", "-C", str(WORKSPACE), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
@@ -223,7 +223,7 @@ def build_manifest(config: GenerationConfig, gripper_path: str, objects: list[Ob
                            "positives": sum(r["positives"] for r in done)}
     total = sum(s["datapoints"] for s in by_split.values())
     positives = sum(s["positives"] for s in by_split.values())
-    from gqcnn_planner.gripper import load_gripper
+    from gqcnn_core.gripper import load_gripper
 
     return {
         "format_version": dataset.FORMAT_VERSION,

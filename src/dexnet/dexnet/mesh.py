@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.gripper import Gripper
 
 MESH_SUFFIXES = (".obj", ".stl", ".ply")
 

@@ -16,7 +16,7 @@ import trimesh
 from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.transform import Rotation
 
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.gripper import Gripper
 
 if TYPE_CHECKING:
     from dexnet.antipodal import Grasps3D

@@ -157,7 +157,7 @@ def split_shards(dataset_dir: Path, split: str) -> SplitShards:
 
 def dataset_crop_info(manifest: dict) -> dict:
     """Crop window, output size and transform version the dataset's crops were cut with."""
-    from gqcnn_planner.crop import CROP_TRANSFORM_VERSION, CropSpec
+    from gqcnn_core.crop import CROP_TRANSFORM_VERSION, CropSpec
 
     crop = manifest.get("crop", {})
     default = CropSpec()
@@ -402,7 +402,7 @@ class StopRequest:
 
 
 def _new_run_config(dataset_dir: Path, config: TrainConfig, manifest: dict) -> dict:
-    from gqcnn_planner.crop import CROP_TRANSFORM_VERSION
+    from gqcnn_core.crop import CROP_TRANSFORM_VERSION
 
     crop = dataset_crop_info(manifest)
     if crop["out_px"] != CROP_SIZE:

@@ -1,8 +1,6 @@
-"""Dex-Net 2.0 GQ-CNN grasp planner.
+"""Dex-Net 2.0 GQ-CNN grasp planner: the antipodal and CEM policies (ROS-free) and the rclpy nodes on top.
 
-The modules camera, depth, grasp and crop form the ROS-free core shared with the dataset generator
-(`dexnet`); nothing imported here pulls in rclpy. ROS nodes and message conversions live in
-`gqcnn_planner.ros_conversions` and the node modules.
+The geometry it shares with the dataset generator and the robot bridge lives in `gqcnn_core`.
 """
 
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ EXIT_CODES = {"INVALID_INPUT": 2, "NO_IMAGE": 2, "NO_VALID_GRASP": 3, "MODEL_ERR
 
 def load_depth(path: Path) -> np.ndarray:
     """Depth from .npy (metres, HxW or HxWx1) or 16-bit .png (millimetres); NaN for missing."""
-    from gqcnn_planner.depth import as_depth_metres, to_metres
+    from gqcnn_core.depth import as_depth_metres, to_metres
 
     if not path.is_file():
         raise FileNotFoundError(f"depth file {path} does not exist")
@@ -44,7 +44,7 @@ def load_mask(path: Path) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gqcnn_planner.planner_defaults import default_model_path
+    from gqcnn_core.paths import default_model_path
 
     parser = argparse.ArgumentParser(prog="gqcnn-plan", description=__doc__.splitlines()[0])
     parser.add_argument("--depth", required=True, type=Path, help="depth.npy (metres) or depth.png (16-bit mm)")
@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="overlay PNG to write")
     args = parser.parse_args(argv)
 
-    from gqcnn_planner.camera import CameraIntrinsics
-    from gqcnn_planner.gripper import Gripper, load_gripper
-    from gqcnn_planner.model import GQCNN, ModelError
+    from gqcnn_core.camera import CameraIntrinsics
+    from gqcnn_core.gripper import Gripper, load_gripper
+    from gqcnn_core.model import GQCNN, ModelError
     from gqcnn_planner.policies import PlanningError, PolicyConfig, plan
 
     try:

@@ -20,11 +20,11 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from dexnet_msgs.action import PlanGrasp
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.gripper import Gripper, load_gripper
-from gqcnn_planner.model import GQCNN, ModelError
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.gripper import Gripper, load_gripper
+from gqcnn_core.model import GQCNN, ModelError
+from gqcnn_core.paths import default_model_path
 from gqcnn_planner.overlay import draw_grasps
-from gqcnn_planner.planner_defaults import default_model_path
 from gqcnn_planner.policies import (
     MAX_IMAGE_PIXELS,
     POLICIES,

@@ -2,7 +2,7 @@
 
 Every policy has the same signature (see `plan`), so the action server, the CLI and the benchmark all run
 exactly the same code. The model is anything with `predict(crops, depths) -> q` and a `crop_spec`
-(gqcnn_planner.model.GQCNN in production).
+(gqcnn_core.model.GQCNN in production).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import numpy as np
 from scipy import ndimage
 from sklearn.mixture import GaussianMixture
 
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.crop import CropSpec, antialias, grasp_aligned_crops
-from gqcnn_planner.depth import inpaint, missing
-from gqcnn_planner.grasp import Grasp2D
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.crop import CropSpec, antialias, grasp_aligned_crops
+from gqcnn_core.depth import inpaint, missing
+from gqcnn_core.grasp import Grasp2D
+from gqcnn_core.gripper import Gripper
 from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
 from gqcnn_planner.segmentation import SegmentationConfig, fit_table_plane
 

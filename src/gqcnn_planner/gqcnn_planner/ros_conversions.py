@@ -8,9 +8,9 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from dexnet_msgs.msg import Grasp
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.depth import decode_depth, encode_depth
-from gqcnn_planner.grasp import Grasp2D
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.depth import decode_depth, encode_depth
+from gqcnn_core.grasp import Grasp2D
 
 MASK_ENCODINGS = ("mono8", "8UC1")
 

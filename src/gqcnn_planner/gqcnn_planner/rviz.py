@@ -9,7 +9,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_planner.overlay import q_colour
 from gqcnn_planner.sampling import GraspCandidates
 

@@ -15,8 +15,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial.distance import pdist, squareform
 
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.grasp import Grasp2D, normalize_angle
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.grasp import Grasp2D, normalize_angle
 
 
 @dataclass(frozen=True)

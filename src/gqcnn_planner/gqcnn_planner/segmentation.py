@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.depth import missing
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.depth import missing
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,9 @@ from std_srvs.srv import Trigger
 
 from dexnet_msgs.action import ExecuteGrasp
 from dexnet_msgs.msg import Grasp
+from gqcnn_core.paths import DEFAULT_EXTRINSICS_FILE
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
-from yumi_bridge.frames import DEFAULT_EXTRINSICS_FILE, CameraExtrinsics, load_extrinsics
+from yumi_bridge.frames import CameraExtrinsics, load_extrinsics
 from yumi_bridge.motion import (
     GraspRefusedError,
     MotionConfig,

@@ -3,7 +3,7 @@
 Poses are 4x4 homogeneous matrices named `<to>_<from>`: `base_camera` maps points in the camera optical frame
 to the YuMi base frame. Quaternions are (x, y, z, w) like ROS messages; RAPID's [q1, q2, q3, q4] is (w, x, y, z).
 
-The grasp frame (Grasp.msg, gqcnn_planner.grasp): origin between the jaw tips, x = jaw closing axis, z = approach.
+The grasp frame (Grasp.msg, gqcnn_core.grasp): origin between the jaw tips, x = jaw closing axis, z = approach.
 The tool (TCP) frame of the gripper is the same frame, so a grasp pose in the base frame is the TCP target; the
 robot moves its flange to `base_tcp @ inv(flange_tcp)`.
 """
@@ -16,10 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from gqcnn_planner.config_file import read_yaml_mapping
-
-WORKSPACE = Path(__file__).resolve().parents[3]  # package sources are symlinked into the colcon install
-DEFAULT_EXTRINSICS_FILE = WORKSPACE / "config" / "camera_extrinsics.yaml"
+from gqcnn_core.config_file import read_yaml_mapping
 
 
 def pose_matrix(position: np.ndarray, quaternion_xyzw: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from gqcnn_planner.config_file import read_yaml_mapping
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.config_file import read_yaml_mapping
+from gqcnn_core.gripper import Gripper
 from yumi_bridge.frames import CameraExtrinsics, ToolOffset, grasp_in_base, pose_matrix
 
 ARMS = ("left", "right")

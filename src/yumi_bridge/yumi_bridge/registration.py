@@ -21,8 +21,8 @@ import numpy as np
 import yaml
 from scipy.spatial.transform import Rotation
 
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.config_file import read_yaml_mapping
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.config_file import read_yaml_mapping
 from yumi_bridge.frames import pose_matrix, pose_parts
 
 Pattern = tuple[int, int]  # inner corners (columns, rows), like cv2.findChessboardCorners' patternSize

@@ -2,7 +2,7 @@
 
 The simulation's world frame is the YuMi base frame (z up, table surface at `table_z`), so the motion plans and
 safety checks of motion.py apply unchanged; the camera is placed above the table centre with the Dex-Net 2.0
-camera model and the scene's depth image is rendered by dexnet.render.ObjectRenderer from the settled pose of the
+camera model and the scene's depth image is rendered by gqcnn_core.render.ObjectRenderer from the settled pose of the
 same mesh the physics uses (physics collides with its convex decomposition).
 
 Physics choices, and why:
@@ -45,10 +45,10 @@ import numpy as np
 import trimesh
 from scipy.spatial.transform import Rotation, Slerp
 
-from dexnet.render import OBJECT_PLANAR_RANGE, ObjectRenderer, sample_camera_pose
-from gqcnn_planner.camera import CameraIntrinsics
-from gqcnn_planner.grasp import Grasp2D
-from gqcnn_planner.gripper import Gripper
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.grasp import Grasp2D
+from gqcnn_core.gripper import Gripper
+from gqcnn_core.render import OBJECT_PLANAR_RANGE, ObjectRenderer, sample_camera_pose
 from yumi_bridge.frames import CameraExtrinsics, pose_matrix
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, plan_grasp_motion, setting
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_core.camera import CameraIntrinsics
 
 
 def normalize_angle(angle: np.ndarray | float) -> np.ndarray | float:

@@ -12,7 +12,7 @@ import numpy as np
 import trimesh
 from trimesh.ray.ray_pyembree import RayMeshIntersector
 
-from gqcnn_planner.camera import CameraIntrinsics
+from gqcnn_core.camera import CameraIntrinsics
 
 # Dex-Net 2.0 (paper Sec. IV-A): camera on a sphere around the table centre.
 CAMERA_RADIUS = (0.65, 0.75)  # metres

@@ -4,7 +4,7 @@
     inputs   crops          float32 (N, 1, 32, 32)  raw grasp-aligned depth crops, metres
              gripper_depth  float32 (N, 1)          gripper depth along the camera z axis, metres
     output   p_success      float32 (N,)            probability that the grasp succeeds
-Normalisation is inside the graph, so callers pass metric values straight from `gqcnn_planner.crop`.
+Normalisation is inside the graph, so callers pass metric values straight from `gqcnn_core.crop`.
 The card records the crop transform the training data was cut with; a model whose transform differs from
 this code's CROP_TRANSFORM_VERSION is refused, since its scores would be meaningless.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from gqcnn_planner.crop import CROP_TRANSFORM_VERSION, CropSpec
+from gqcnn_core.crop import CROP_TRANSFORM_VERSION, CropSpec
 
 CROPS_INPUT = "crops"
 DEPTH_INPUT = "gripper_depth"

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from gqcnn_planner.config_file import read_yaml_mapping
+from gqcnn_core.config_file import read_yaml_mapping
 
 
 @dataclass(frozen=True)
