@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import trimesh
 
-from dexnet.mesh import MeshError, load_object, pybullet_object_paths, stable_poses, user_mesh_paths
+from dexnet.mesh import (
+    MeshError,
+    load_object,
+    pybullet_object_paths,
+    sample_target_min_extent,
+    stable_poses,
+    user_mesh_paths,
+)
 from gqcnn_core.gripper import Gripper
 
 GRIPPER = Gripper()
@@ -84,7 +91,7 @@ def test_load_object_fills_a_missing_face(tmp_path):
         ("empty.obj", lambda p: p.write_text("# nothing here\n"), "triangles"),
         ("nan.obj", lambda p: p.write_text("v nan 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\n"), "NaN"),
         ("flat.stl", lambda p: export(trimesh.creation.box([0.03, 0.03, 1e-9]), p), "degenerate"),
-        ("long.stl", lambda p: export(trimesh.creation.box([0.01, 0.01, 0.3]), p), "elongated"),
+        ("long.stl", lambda p: export(trimesh.creation.box([0.01, 0.01, 0.3]), p), "too large"),
         ("torn.stl", lambda p: export(_torn_torus(), p), "not watertight"),
         ("apart.obj", lambda p: export(_two_apart_boxes(), p), "disconnected"),
     ],
@@ -100,8 +107,57 @@ def test_missing_file_is_a_mesh_error_and_bad_target_a_value_error(tmp_path):
     with pytest.raises(MeshError, match="not found"):
         load_object(tmp_path / "missing.obj", GRIPPER)
     box = export(trimesh.creation.box([0.03, 0.04, 0.05]), tmp_path / "box.stl")
-    with pytest.raises(ValueError, match="max_width"):
-        load_object(box, GRIPPER, target_min_extent=0.06)
+    with pytest.raises(ValueError, match="metres"):
+        load_object(box, GRIPPER, target_min_extent=4.0)  # centimetres by mistake
+
+
+def _textured_cube_obj(path, size: float = 1.0) -> None:
+    """A cube as scan datasets write it: every face has its own texture coordinates, so each corner is
+    stored once per face it touches (UV seams on all edges) when read without merging."""
+    corners = [(x, y, z) for x in (0, size) for y in (0, size) for z in (0, size)]
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    lines = [f"v {x} {y} {z}" for x, y, z in corners] + ["vt 0 0", "vt 1 0", "vt 1 1", "vt 0 1"]
+    lines += ["vn 0 0 1"]
+    for a, b, c, d in quads:
+        lines.append(f"f {a + 1}/1/1 {b + 1}/2/1 {c + 1}/3/1")
+        lines.append(f"f {a + 1}/1/1 {c + 1}/3/1 {d + 1}/4/1")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_textured_obj_with_uv_seams_loads_as_a_closed_volume(tmp_path):
+    path = tmp_path / "scan.obj"
+    _textured_cube_obj(path, size=0.05)
+    naive = trimesh.load(path, force="mesh", process=False)
+    assert not naive.is_watertight  # the seams really cut the surface open when read naively
+    mesh = load_object(path, GRIPPER, keep_scale=True)
+    assert mesh.is_volume
+    np.testing.assert_allclose(mesh.extents, [0.05, 0.05, 0.05], atol=1e-9)  # metres kept
+    assert mesh.metadata["scale"] == 1.0
+
+
+def test_keep_scale_refuses_meshes_too_large_for_the_table(tmp_path):
+    box = export(trimesh.creation.box([0.1, 0.2, 0.4]), tmp_path / "big.stl")
+    with pytest.raises(MeshError, match=r"too large.*as given"):
+        load_object(box, GRIPPER, keep_scale=True)
+
+
+def test_fit_max_extent_shrinks_long_objects_and_refuses_wires(tmp_path):
+    rod = export(trimesh.creation.box([0.01, 0.02, 0.1]), tmp_path / "rod.stl")
+    mesh = load_object(rod, GRIPPER, target_min_extent=0.04, fit_max_extent=True)
+    assert max(mesh.extents) == pytest.approx(0.25)
+    assert min(mesh.extents) == pytest.approx(0.025)
+    wire = export(trimesh.creation.box([0.002, 0.004, 0.3]), tmp_path / "wire.stl")
+    with pytest.raises(MeshError, match="too thin"):
+        load_object(wire, GRIPPER, target_min_extent=0.01, fit_max_extent=True)
+
+
+def test_object_scale_is_log_uniform_over_one_to_six_cm():
+    rng = np.random.default_rng(0)
+    sides = np.array([sample_target_min_extent(rng) for _ in range(4000)])
+    assert sides.min() >= 0.01 and sides.max() <= 0.06
+    # Log-uniform: equal counts per equal ratio, e.g. [1, sqrt 6] cm and [sqrt 6, 6] cm.
+    assert (sides < np.sqrt(0.01 * 0.06)).mean() == pytest.approx(0.5, abs=0.03)
+    assert sample_target_min_extent(np.random.default_rng(7)) == sample_target_min_extent(np.random.default_rng(7))
 
 
 def test_stable_poses_of_a_box_are_its_faces():

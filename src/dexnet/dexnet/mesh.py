@@ -2,8 +2,9 @@
 
 Loaded objects live in their *object frame*: principal axes along x, y, z, bounding box centred on the
 origin, uniformly rescaled so the smallest bounding-box extent is `target_min_extent` (Dex-Net's
-`obj_target_scale: 0.04`, `obj_scaling_mode: min`), and the centre of mass set to the bounding-box centre
-(the origin; Dex-Net's `use_uniform_com`). Lengths are metres.
+`obj_target_scale: 0.04`, `obj_scaling_mode: min`; dataset v2 draws it per object with
+`sample_target_min_extent`), and the centre of mass set to the bounding-box centre (the origin; Dex-Net's
+`use_uniform_com`). Meshes already in metres can keep their size (`keep_scale`). Lengths are metres.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ import numpy as np
 import trimesh
 
 from gqcnn_core.gripper import Gripper
+from gqcnn_core.mesh_file import MESH_SUFFIXES, MeshFileError, read_mesh_file
 
-MESH_SUFFIXES = (".obj", ".stl", ".ply")
+__all__ = ["MESH_SUFFIXES", "MeshError", "load_object", "sample_target_min_extent", "stable_poses"]
+
+# Dataset v2 object scale: smallest side log-uniform in this range (metres), so thin and flat objects
+# (1-2 cm) are as common per octave as chunky ones; the largest side is then capped at MAX_EXTENT.
+MIN_EXTENT_RANGE = (0.01, 0.06)
+MAX_EXTENT = 0.25
+# An object shrunk to fit MAX_EXTENT whose smallest side falls below this is a sheet or a wire: skipped.
+THINNEST_SIDE = 0.004
 
 # Convex parts are inflated by this fraction of the object's size before their union, to weld parts that
 # only touch across a hairline gap (the pybullet objects are V-HACD pieces with gaps of ~0.02 % of size).
@@ -62,27 +71,37 @@ def user_mesh_paths(directory: str | Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in MESH_SUFFIXES)
 
 
+def sample_target_min_extent(rng: np.random.Generator, low: float = MIN_EXTENT_RANGE[0],
+                             high: float = MIN_EXTENT_RANGE[1]) -> float:
+    """An object's smallest side (metres), log-uniform in [low, high] (dataset v2's scale distribution)."""
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
 def load_object(
     path: str | Path,
     gripper: Gripper,
     target_min_extent: float = 0.04,
-    max_extent: float = 0.25,
+    max_extent: float = MAX_EXTENT,
     max_faces: int = 200_000,
+    keep_scale: bool = False,
+    fit_max_extent: bool = False,
 ) -> trimesh.Trimesh:
     """Load, repair and normalise one object mesh into its object frame (see module docstring).
+
+    Scaling: by default the smallest extent becomes `target_min_extent`; with `fit_max_extent` an object
+    whose largest extent would then exceed `max_extent` is shrunk until it fits (instead of being refused);
+    with `keep_scale` the file's units are taken as metres and the size is kept.
 
     Repair: merge duplicate vertices, drop degenerate and duplicate triangles, fill small holes, fix
     winding; watertight parts are welded into one volume by a boolean union (manifold3d). Raises MeshError
     when the file cannot be read, has no closed volume after repair, falls apart into several large
-    pieces, or is too elongated (largest extent above `max_extent` metres once rescaled). Raises ValueError
-    if `target_min_extent` would not fit between the gripper's jaws. The mesh's metadata records its
+    pieces, or is too large (largest extent above `max_extent` metres once scaled) or too thin. Raises
+    ValueError if `target_min_extent` is not a length between 0 and `max_extent`. The mesh's metadata records its
     "name" (file stem), "source" (path) and "scale" (factor applied to the file's units).
     """
-    if not 0 < target_min_extent < gripper.max_width:
-        raise ValueError(
-            f"target_min_extent {target_min_extent} m must be positive and below the gripper's "
-            f"max_width {gripper.max_width} m, or no object would be graspable"
-        )
+    if not keep_scale and not 0 < target_min_extent <= max_extent:
+        raise ValueError(f"target_min_extent {target_min_extent} m must be positive and at most max_extent "
+                         f"{max_extent} m (lengths are metres)")
     path = Path(path)
     mesh = _read_mesh(path, max_faces)
     with np.errstate(divide="ignore", invalid="ignore"):  # mass properties of open debris parts divide by 0
@@ -90,13 +109,16 @@ def load_object(
 
     mesh.apply_transform(_principal_axes_transform(mesh))
     mesh.apply_translation(-mesh.bounds.mean(axis=0))
-    scale = target_min_extent / mesh.extents.min()
+    scale = 1.0 if keep_scale else target_min_extent / mesh.extents.min()
+    if fit_max_extent and not keep_scale:
+        scale = min(scale, max_extent / mesh.extents.max())
     mesh.apply_scale(scale)
-    if mesh.extents.max() > max_extent:
-        raise MeshError(
-            f"too elongated: {mesh.extents.max():.3f} m long once its smallest side is {target_min_extent} m "
-            f"(limit {max_extent} m)"
-        )
+    if mesh.extents.max() > max_extent * (1 + 1e-9):
+        what = "as given" if keep_scale else f"once its smallest side is {target_min_extent} m"
+        raise MeshError(f"too large: {mesh.extents.max():.3f} m long {what} (limit {max_extent} m)")
+    if fit_max_extent and mesh.extents.min() < THINNEST_SIDE:
+        raise MeshError(f"too thin: smallest side {mesh.extents.min() * 1000:.1f} mm once its largest side fits "
+                        f"{max_extent} m (limit {THINNEST_SIDE * 1000:.0f} mm)")
     mesh.center_mass = np.zeros(3)
     if not _inside_convex_hull(mesh, mesh.center_mass):
         raise MeshError("centre of mass (bounding-box centre) lies outside the convex hull: no stable pose")
@@ -132,25 +154,16 @@ def stable_poses(
 
 
 def _read_mesh(path: Path, max_faces: int) -> trimesh.Trimesh:
-    if not path.is_file():
-        raise MeshError(f"file not found: {path}")
     try:
-        mesh = trimesh.load(path, force="mesh", process=False)
-    except Exception as err:  # trimesh raises many types for malformed files
-        raise MeshError(f"cannot read mesh: {type(err).__name__}: {err}") from err
-    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
-        raise MeshError("no triangles in file")
-    if len(mesh.faces) > max_faces:
-        raise MeshError(f"too many triangles ({len(mesh.faces)} > {max_faces})")
-    if not np.isfinite(mesh.vertices).all():
-        raise MeshError("non-finite (NaN or inf) vertex coordinates")
-    return mesh
+        return read_mesh_file(path, max_faces)
+    except MeshFileError as err:
+        raise MeshError(str(err)) from err
 
 
 def _repair(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     """One closed, consistently wound volume from a possibly messy mesh, or MeshError."""
     mesh = mesh.copy()
-    mesh.merge_vertices()
+    mesh.merge_vertices(merge_tex=True, merge_norm=True)
     mesh.update_faces(mesh.nondegenerate_faces())
     mesh.update_faces(mesh.unique_faces())
     mesh.remove_unreferenced_vertices()
