@@ -38,6 +38,27 @@ class Scene:
         return np.argwhere(self.mask)[:, ::-1]  # (u, v)
 
 
+class Heap:
+    """Boxes on a table (a small heap), rendered as one scene, with the true label image (box i has label i + 1)."""
+
+    def __init__(self, boxes: list[tuple[tuple[float, float, float], tuple[float, float], float]],
+                 camera_position=(0.0, 0.0, 0.68)):
+        self.camera = CameraIntrinsics.primesense()
+        world_camera = look_at(np.asarray(camera_position, dtype=float))
+        meshes = []
+        for size, (x, y), yaw in boxes:
+            pose = np.eye(4)
+            pose[:3, 3] = [x, y, size[2] / 2]
+            pose[:2, :2] = [[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]]
+            meshes.append(trimesh.creation.box(size).apply_transform(pose))
+        self.depth = ObjectRenderer(trimesh.util.concatenate(meshes), self.camera).render(world_camera, np.eye(4))
+        self.labels = np.zeros(self.depth.shape, dtype=np.int32)
+        for label, mesh in enumerate(meshes, start=1):
+            alone = ObjectRenderer(mesh, self.camera).render(world_camera, np.eye(4))
+            self.labels[(np.abs(alone - self.depth) < 1e-4) & (alone < self.depth.max() - 0.003)] = label
+        self.mask = self.labels > 0
+
+
 def _far_away() -> np.ndarray:
     pose = np.eye(4)
     pose[:3, 3] = [100.0, 100.0, 0.0]  # object out of view: renders the bare table
@@ -52,3 +73,10 @@ def heuristic_model_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def scene() -> Scene:
     return Scene()
+
+
+@pytest.fixture(scope="session")
+def heap() -> Heap:
+    """Three boxes well apart (a heap as segmented: three regions)."""
+    return Heap([((0.03, 0.06, 0.05), (-0.09, -0.04), 0.3), ((0.025, 0.07, 0.04), (0.08, -0.05), -0.6),
+                 ((0.035, 0.05, 0.06), (0.0, 0.08), 1.2)])

@@ -9,17 +9,10 @@ from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.crop import grasp_aligned_crops
 from gqcnn_core.gripper import Gripper
 from gqcnn_core.model import GQCNN
-from gqcnn_planner.policies import (
-    POLICIES,
-    CanceledError,
-    InvalidInputError,
-    NoValidGraspError,
-    PolicyConfig,
-    cross_entropy_rounds,
-    gripper_clear,
-    plan,
-    table_normal,
-)
+from gqcnn_planner.cem import cross_entropy_rounds
+from gqcnn_planner.collision import gripper_clear, table_normal
+from gqcnn_planner.errors import CanceledError, InvalidInputError, NoValidGraspError
+from gqcnn_planner.policies import POLICIES, PlanContext, PolicyConfig, plan
 from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
 
 
@@ -130,7 +123,7 @@ def test_gripper_clear_checks_the_full_stroke_finger_sweep(wall_from_centre_px, 
         w = u0 + wall_from_centre_px
         depth[v0 - 40:v0 + 40, w - 2:w + 2] = 0.675
     grasp = GraspCandidates([[u0, v0]], [0.0], [0.69], [20 * 0.69 / camera.fx], [20.0])
-    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [clear]
+    assert gripper_clear(depth, grasp, camera, Gripper()).tolist() == [clear]
 
 
 @pytest.mark.parametrize("block_height, clear", [(0.03, True), (0.06, False)])
@@ -143,7 +136,7 @@ def test_gripper_clear_checks_the_palm_above_the_fingers(block_height, clear):
     depth[v0 - 40:v0 + 40, u0 - 10:u0 + 10] = 0.675
     depth[v0 + 18:v0 + 24, u0 - 10:u0 + 10] = 0.70 - block_height  # 18-24 px (2-3 cm) from the axis
     grasp = GraspCandidates([[u0, v0]], [0.0], [0.69], [20 * 0.69 / camera.fx], [20.0])
-    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [clear]
+    assert gripper_clear(depth, grasp, camera, Gripper()).tolist() == [clear]
 
 
 def test_gripper_clear_approaches_along_the_table_normal():
@@ -154,11 +147,11 @@ def test_gripper_clear_approaches_along_the_table_normal():
     assert np.allclose(table_normal(depth, camera), up, atol=1e-3)
     u0, v0 = 320, 240
     grasp = GraspCandidates([[u0, v0]], [0.0], [0.69], [0.02], [0.02 * camera.fx / 0.69])
-    on_axis = gripper_clear(depth, grasp, camera, PolicyConfig())
+    on_axis = gripper_clear(depth, grasp, camera, Gripper())
     depth[v0 + 35:v0 + 50, u0 - 10:u0 + 10] = 0.60  # a block about 10 cm tall, 4-6 cm down the image
     assert on_axis.tolist() == [True]
-    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [True]  # the optical axis misses it
-    assert gripper_clear(depth, grasp, camera, PolicyConfig(), up).tolist() == [False]
+    assert gripper_clear(depth, grasp, camera, Gripper()).tolist() == [True]  # the optical axis misses it
+    assert gripper_clear(depth, grasp, camera, Gripper(), up).tolist() == [False]
 
 
 def tilted_table(tilt_deg: float, distance: float = 0.70):
@@ -182,10 +175,10 @@ def test_gripper_clear_levels_the_jaw_axis_onto_the_table():
     u0, v0 = 320, 240
     depth[v0 - 10:v0 + 10, u0 - 40:u0 + 40] = 0.70  # a bar across the image, grasped across its 20 px
     grasp = GraspCandidates([[u0, v0]], [np.pi / 2], [0.72], [20 * 0.72 / camera.fx], [20.0])
-    assert gripper_clear(depth, grasp, camera, PolicyConfig(), up).tolist() == [True]
+    assert gripper_clear(depth, grasp, camera, Gripper(), up).tolist() == [True]
     depth[v0 + 14:v0 + 40, u0 - 40:u0 + 40] = 0.728  # the ledge, beyond the far contact
-    assert gripper_clear(depth, grasp, camera, PolicyConfig(), up).tolist() == [False]
-    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [True]  # untilted: fingertips above it
+    assert gripper_clear(depth, grasp, camera, Gripper(), up).tolist() == [False]
+    assert gripper_clear(depth, grasp, camera, Gripper()).tolist() == [True]  # untilted: fingertips above it
 
 
 def test_gripper_clear_uses_the_configured_gripper():
@@ -197,8 +190,8 @@ def test_gripper_clear_uses_the_configured_gripper():
     depth[v0 - 40:v0 + 40, u0 + 38:u0 + 42] = 0.675
     grasp = GraspCandidates([[u0, v0]], [0.0], [0.69], [20 * 0.69 / camera.fx], [20.0])
     wide = Gripper(max_width=0.10, palm_width=0.13)
-    assert gripper_clear(depth, grasp, camera, PolicyConfig()).tolist() == [True]
-    assert gripper_clear(depth, grasp, camera, PolicyConfig(gripper=wide)).tolist() == [False]
+    assert gripper_clear(depth, grasp, camera, Gripper()).tolist() == [True]
+    assert gripper_clear(depth, grasp, camera, wide).tolist() == [False]
     assert PolicyConfig(gripper=wide).sampler.gripper_max_width == 0.10  # the sampler follows the same gripper
 
 
@@ -216,9 +209,10 @@ def test_plan_checks_collisions_along_the_table_normal(policy, model):
     config = PolicyConfig(top_k=1000)
     planned = plan(policy, depth, camera, model, np.random.default_rng(0), mask, config=config)
     assert len(planned.candidates) > 0
-    assert gripper_clear(depth, planned.candidates, camera, config, up).all()
+    assert gripper_clear(depth, planned.candidates, camera, config.gripper, up).all()
     sampled = sample_antipodal(depth, camera, np.random.default_rng(0), 1000, mask, config.sampler)
-    only_optical = gripper_clear(depth, sampled, camera, config) & ~gripper_clear(depth, sampled, camera, config, up)
+    gripper = config.gripper
+    only_optical = gripper_clear(depth, sampled, camera, gripper) & ~gripper_clear(depth, sampled, camera, gripper, up)
     assert only_optical.any()  # the scene has grasps that only the straight-down check rejects
 
 
@@ -232,7 +226,7 @@ def test_collision_check_can_be_switched_off_for_the_unchecked_baseline(model):
     depth[270:285, 290:350] -= 0.12
     config = PolicyConfig(top_k=1000, collision_check=False)
     planned = plan("random", depth, camera, model, np.random.default_rng(0), mask, config=config)
-    assert not gripper_clear(depth, planned.candidates, camera, config, up).all()
+    assert not gripper_clear(depth, planned.candidates, camera, config.gripper, up).all()
 
 
 @pytest.mark.parametrize("case", ["nothing seen", "steep plane", "no dominant plane"])
@@ -268,9 +262,9 @@ def test_sampler_drops_jaw_pairs_that_would_only_graze_the_top():
 
 def test_cem_with_a_single_seed_returns_it(scene, model):
     seeds = GraspCandidates([[320.0, 240.0]], [0.0], [0.67], [0.03], [24.0])
-    pool, q = cross_entropy_rounds(model, scene.depth, scene.depth, scene.camera, seeds, np.array([0.4]),
-                                   np.random.default_rng(0), PolicyConfig(), {"sampling": 0.0, "inference": 0.0},
-                                   lambda *_: None, lambda: None, None)
+    context = PlanContext(scene.depth, scene.depth, scene.camera, None, np.array([0.0, 0.0, -1.0]), model,
+                          np.random.default_rng(0), PolicyConfig(), lambda *_: None)
+    pool, q = cross_entropy_rounds(context, seeds, np.array([0.4]))
     assert len(pool) == 1 and q.tolist() == [0.4]
 
 

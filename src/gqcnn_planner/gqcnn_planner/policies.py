@@ -1,8 +1,13 @@
 """Grasping policies on a depth image: GQ-CNN ranking and cross-entropy method, plus two baselines.
 
-Every policy has the same signature (see `plan`), so the action server, the CLI and the benchmark all run
-exactly the same code. The model is anything with `predict(crops, depths) -> q` and a `crop_spec`
-(gqcnn_core.model.GQCNN in production).
+`plan` is the one entry point the action server, the CLI and the benchmarks call, so they all run exactly the same
+code: it validates the inputs, samples antipodal candidates, drops those the gripper cannot reach (collision.py)
+and hands them, with a `PlanContext`, to the policy named in `POLICY_FUNCTIONS`. The model is anything with
+`predict(crops, depths) -> q` and a `crop_spec` (gqcnn_core.model.GQCNN in production).
+
+The mask may hold several objects (a boolean mask: one segment per connected region) or be a label image: the
+policies plan across all segments, the collision check sees every object in the depth image, and the result names
+the segment the chosen grasp is on (`Plan.segment_id`).
 """
 
 from __future__ import annotations
@@ -13,40 +18,23 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
-from scipy import ndimage
-from sklearn.mixture import GaussianMixture
 
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.crop import CropSpec, antialias, grasp_aligned_crops
-from gqcnn_core.depth import inpaint, missing
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
+from gqcnn_planner.cem import cross_entropy_rounds
+from gqcnn_planner.collision import gripper_clear, table_normal
+from gqcnn_planner.errors import (  # noqa: F401  (re-exported: the nodes and the CLI import them from here)
+    CanceledError,
+    InvalidInputError,
+    NoImageError,
+    NoValidGraspError,
+    PlanningError,
+)
+from gqcnn_planner.inputs import prepare_inputs
 from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
-from gqcnn_planner.segmentation import SegmentationConfig, fit_table_plane
-
-POLICIES = ("ranking", "cem", "random", "igq")
-
-
-class PlanningError(Exception):
-    """A planning failure with a status name matching PlanGrasp.Result's constants."""
-
-    status = "MODEL_ERROR"
-
-
-class InvalidInputError(PlanningError):
-    status = "INVALID_INPUT"
-
-
-class NoValidGraspError(PlanningError):
-    status = "NO_VALID_GRASP"
-
-
-class NoImageError(PlanningError):
-    status = "NO_IMAGE"
-
-
-class CanceledError(PlanningError):
-    status = "CANCELED"
+from gqcnn_planner.segmentation import segments_at
 
 
 class QualityModel(Protocol):
@@ -86,6 +74,7 @@ class Plan:
     q_values: np.ndarray
     times: dict[str, float]
     num_evaluated: int = 0  # candidates scored (sampled, plus CEM's refits)
+    segment_id: int = 0  # label of the mask segment the grasp is on (0: planned without a mask)
 
     @property
     def planning_time(self) -> float:
@@ -95,132 +84,42 @@ class Plan:
 Progress = Callable[[str, float, float], None]  # (stage, progress in [0, 1], best q so far)
 
 
-MAX_IMAGE_PIXELS = 4096 * 4096  # larger frames are refused rather than risking minutes of work
+@dataclass
+class PlanContext:
+    """Everything a policy works with: the prepared images, the segments, the model and the shared bookkeeping."""
 
+    filled: np.ndarray  # inpainted depth, metres
+    filtered: np.ndarray  # anti-aliased for the crops
+    camera: CameraIntrinsics
+    labels: np.ndarray | None  # segment labels (0 = background), None: no mask
+    up: np.ndarray  # table normal towards the camera: the approach comes down along its opposite
+    model: QualityModel
+    rng: np.random.Generator
+    config: PolicyConfig
+    report: Progress
+    should_cancel: Callable[[], bool] | None = None
+    times: dict[str, float] = field(default_factory=lambda: {"preprocess": 0.0, "sampling": 0.0, "inference": 0.0})
 
-def prepare_inputs(
-    depth: np.ndarray, camera: CameraIntrinsics, mask: np.ndarray | None = None,
-    roi: tuple[int, int, int, int] | None = None, min_size: int = 97,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Validate and inpaint the depth image; combine mask and ROI (x, y, width, height) into one mask."""
-    depth = np.asarray(depth, dtype=np.float32)
-    if depth.ndim != 2:
-        raise InvalidInputError(f"depth image must be 2-D, got shape {depth.shape}")
-    try:
-        camera.check_image(depth)
-    except ValueError as err:
-        raise InvalidInputError(str(err)) from None
-    if min(depth.shape) < min_size:
-        raise InvalidInputError(f"depth image {depth.shape[1]}x{depth.shape[0]} is too small: grasp crops need at "
-                           f"least {min_size}x{min_size} pixels")
-    if depth.size > MAX_IMAGE_PIXELS:
-        raise InvalidInputError(f"depth image {depth.shape[1]}x{depth.shape[0]} is larger than the supported "
-                           f"{MAX_IMAGE_PIXELS} pixels")
-    if missing(depth).all():
-        raise InvalidInputError("depth image has no valid pixels (all NaN or zero)")
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != depth.shape:
-            raise InvalidInputError(f"segmask is {mask.shape[1]}x{mask.shape[0]} but depth is "
-                               f"{depth.shape[1]}x{depth.shape[0]}")
-    if roi is not None and roi[2] > 0 and roi[3] > 0:
-        x, y, w, h = roi
-        if x < 0 or y < 0 or x + w > depth.shape[1] or y + h > depth.shape[0]:
-            raise InvalidInputError(f"ROI {roi} is outside the {depth.shape[1]}x{depth.shape[0]} image")
-        box = np.zeros(depth.shape, dtype=bool)
-        box[y:y + h, x:x + w] = True
-        mask = box if mask is None else mask & box
-    if mask is not None and not mask.any():
-        raise InvalidInputError("segmask (with ROI) selects no pixels")
-    return inpaint(depth), mask
+    @property
+    def mask(self) -> np.ndarray | None:
+        return None if self.labels is None else self.labels > 0
 
+    def check_cancel(self) -> None:
+        if self.should_cancel is not None and self.should_cancel():
+            raise CanceledError("planning canceled")
 
-SAMPLE_OVERSAMPLING = 4  # sampled candidates per requested one, before the collision check
+    def collision_free(self, candidates: GraspCandidates) -> GraspCandidates:
+        if not self.config.collision_check:
+            return candidates
+        return candidates.subset(np.flatnonzero(gripper_clear(self.filled, candidates, self.camera,
+                                                              self.config.gripper, self.up)))
 
-
-def table_normal(depth: np.ndarray, camera: CameraIntrinsics, max_tilt: float = np.radians(60.0),
-                 min_inlier_share: float = 0.3) -> np.ndarray:
-    """Unit normal of the table plane in the camera frame, pointing towards the camera: the executor approaches
-    along its opposite (straight down, as Dex-Net's labels assume). The optical axis stands in when no plane holds
-    `min_inlier_share` of the seen points (no table in view, or an object filling it) or the plane is tilted more
-    than `max_tilt` from the optical axis."""
-    towards_camera = np.array([0.0, 0.0, -1.0])
-    step = max(1, int(np.sqrt(depth.size / 5000)))  # a coarse grid is plenty for one dominant plane
-    grid = depth[::step, ::step]
-    v, u = np.mgrid[0:depth.shape[0]:step, 0:depth.shape[1]:step]
-    valid = ~missing(grid)
-    points = camera.deproject_pixels(np.stack([u[valid], v[valid]], axis=-1), grid[valid])
-    config = SegmentationConfig(ransac_iterations=50)
-    try:
-        plane = fit_table_plane(points, np.random.default_rng(0), config)
-    except ValueError:
-        return towards_camera
-    share = np.mean(np.abs(points @ plane[:3] + plane[3]) < config.plane_inlier_distance)
-    dominant = share >= min_inlier_share and plane[:3] @ towards_camera >= np.cos(max_tilt)
-    return plane[:3] if dominant else towards_camera
-
-
-def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, config: PolicyConfig,
-                  up: np.ndarray | None = None, margin: float = 0.002) -> np.ndarray:
-    """True where the gripper can come down to each grasp without touching anything seen in the depth image.
-
-    The model is that of Dex-Net's labels and of the executor: jaws fully open (the gripper's `max_width`), the
-    approach straight down (against `up`, the table normal; default the optical axis) with the jaw axis levelled,
-    finger and palm boxes swept up from the grasp. It is deliberately stricter than the labels' check: each
-    finger's whole sweep in to its contact is checked at every height, from 2 px outside the contact, and the
-    boxes are `margin` wider sideways; what is not in the image counts as blocked.
-
-    The depth image is a height field: whatever lies behind a seen surface is taken as solid, so a point of the
-    gripper collides when the pixel it projects to shows a surface nearer than the point. Points are checked on
-    grids over both fingers' sweeps at the fingertips, half-way up and at the palm, and over the palm's footprint
-    at its underside, middle and top."""
-    if len(candidates) == 0:
-        return np.zeros(0, dtype=bool)
-    up = np.array([0.0, 0.0, -1.0]) if up is None else np.asarray(up, dtype=float)
-    focal = (camera.fx + camera.fy) / 2
-    tip = candidates.depths
-    centre = camera.deproject_pixels(candidates.centers, tip)  # (N, 3), camera frame
-    image_axis = np.column_stack([np.cos(candidates.angles), np.sin(candidates.angles), np.zeros(len(tip))])
-    axis = image_axis - (image_axis @ up)[:, None] * up  # levelled onto the table, as the executor does
-    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
-    across = np.cross(up, axis)
-    # From just outside the contact (its edge pixel is a blurred depth step of the object itself) outwards.
-    gripper = config.gripper
-    inner = candidates.widths / 2 + np.maximum(0.2 * gripper.finger_width, 2.0 * tip / focal)
-    outer = np.maximum(gripper.max_width / 2 + gripper.finger_width + margin, inner)
-    along = np.linspace(0.0, 1.0, 12)
-    finger_y = np.linspace(-1.0, 1.0, 11) * (gripper.finger_thickness / 2 + margin)
-    palm_x = np.linspace(-1.0, 1.0, 24)[:, None] * (gripper.palm_width / 2 + margin)
-    palm_y = np.linspace(-1.0, 1.0, 14)[None, :] * (gripper.palm_thickness / 2 + margin)
-    palm = np.broadcast_arrays(palm_x, palm_y)
-
-    def grid(part: str, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) of the part's checked points, (n, P) each: x along the grasp axis, y across, metres."""
-        if part == "palm":
-            return tuple(np.broadcast_to(g.ravel(), (len(index), g.size)) for g in palm)
-        x = inner[index, None] + along * (outer - inner)[index, None]
-        x = np.concatenate([-x, x], axis=1)[:, :, None] + 0 * finger_y  # both fingers
-        return x.reshape(len(index), -1), np.broadcast_to(finger_y, x.shape).reshape(len(index), -1)
-
-    fl, ph = gripper.finger_length, gripper.palm_height
-    ends = candidates.endpoints_px()
-    alive = np.flatnonzero(((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2)))
-    # Fingertips first: they reject most candidates, so the later checks run on the few left.
-    for part, height in (("finger", 0.0), ("finger", fl), ("palm", fl), ("finger", fl / 2), ("palm", fl + ph / 2),
-                         ("palm", fl + ph)):
-        if len(alive) == 0:
-            break
-        x, y = grid(part, alive)
-        points = (centre[alive, None, :] + x[..., None] * axis[alive, None, :] + y[..., None] * across[alive, None, :]
-                  + height * up)
-        pixels = points[..., :2] / points[..., 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
-        rows, cols = np.round(pixels[..., 1]).astype(int), np.round(pixels[..., 0]).astype(int)
-        seen = (rows >= 0) & (rows < depth.shape[0]) & (cols >= 0) & (cols < depth.shape[1])
-        surface = depth[np.clip(rows, 0, depth.shape[0] - 1), np.clip(cols, 0, depth.shape[1] - 1)]
-        alive = alive[(seen & (surface > points[..., 2])).all(axis=1)]
-    clear = np.zeros(len(candidates), dtype=bool)
-    clear[alive] = True
-    return clear
+    def evaluate(self, candidates: GraspCandidates) -> np.ndarray:
+        """GQ-CNN success probabilities of candidates (timed as inference)."""
+        start = time.perf_counter()
+        q = evaluate(self.model, self.filtered, candidates)
+        self.times["inference"] += time.perf_counter() - start
+        return q
 
 
 def evaluate(model: QualityModel, filtered: np.ndarray, candidates: GraspCandidates) -> np.ndarray:
@@ -229,6 +128,56 @@ def evaluate(model: QualityModel, filtered: np.ndarray, candidates: GraspCandida
         return np.zeros(0, dtype=np.float32)
     crops = grasp_aligned_crops(filtered, candidates.centers, candidates.angles, model.crop_spec, prefiltered=True)
     return np.asarray(model.predict(crops, candidates.depths.astype(np.float32)), dtype=np.float32)
+
+
+# A policy scores (and may replace) the collision-free candidates: (context, candidates) -> (candidates, q).
+Policy = Callable[[PlanContext, GraspCandidates], tuple[GraspCandidates, np.ndarray]]
+
+
+def ranking(context: PlanContext, candidates: GraspCandidates) -> tuple[GraspCandidates, np.ndarray]:
+    """GQ-CNN ranking: score every candidate, the best goes first."""
+    context.report("inference", 0.3, 0.0)
+    return candidates, context.evaluate(candidates)
+
+
+def cem(context: PlanContext, candidates: GraspCandidates) -> tuple[GraspCandidates, np.ndarray]:
+    """GQ-CNN CEM: the candidates are the seeds of the cross-entropy rounds."""
+    candidates, q = ranking(context, candidates)
+    return cross_entropy_rounds(context, candidates, q)
+
+
+def random_choice(context: PlanContext, candidates: GraspCandidates) -> tuple[GraspCandidates, np.ndarray]:
+    """Random antipodal baseline: a uniformly drawn candidate goes first."""
+    q = np.zeros(len(candidates), dtype=np.float32)
+    q[context.rng.integers(len(candidates))] = 1.0
+    return candidates, q
+
+
+def igq(context: PlanContext, candidates: GraspCandidates) -> tuple[GraspCandidates, np.ndarray]:
+    """IGQ baseline (paper Sec. VI-C): prefer the grasp whose centre is nearest its object segment's centroid, at
+    a fixed depth below the surface at the centre."""
+    filled, labels = context.filled, context.labels
+    if labels is None:
+        near = filled < np.percentile(filled, 50)
+        labels = (near if near.any() else np.ones_like(filled, dtype=bool)).astype(np.int32)
+    segments = segments_at(labels, candidates.centers)
+    distance = np.empty(len(candidates))
+    for segment in np.unique(segments):
+        rows, cols = np.nonzero(labels == segment)
+        on = segments == segment
+        distance[on] = np.linalg.norm(candidates.centers[on] - [cols.mean(), rows.mean()], axis=1)
+    c = np.round(candidates.centers).astype(int)
+    depths = filled[c[:, 1], c[:, 0]].astype(np.float64) + context.config.igq_depth_offset
+    focal = (context.camera.fx + context.camera.fy) / 2
+    moved = GraspCandidates(candidates.centers, candidates.angles, depths, candidates.widths_px * depths / focal,
+                            candidates.widths_px)
+    return moved, (1.0 / (1.0 + distance)).astype(np.float32)
+
+
+POLICY_FUNCTIONS: dict[str, Policy] = {"ranking": ranking, "cem": cem, "random": random_choice, "igq": igq}
+POLICIES = tuple(POLICY_FUNCTIONS)
+SCORED_BY_GQCNN = ("ranking", "cem")  # the others' pick is scored afterwards, for precision statistics
+SAMPLE_OVERSAMPLING = 4  # sampled candidates per requested one, before the collision check
 
 
 def plan(
@@ -244,147 +193,40 @@ def plan(
     progress: Progress | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> Plan:
-    """Plan a grasp with one of POLICIES; raises a PlanningError subclass naming the result status."""
-    if policy not in POLICIES:
+    """Plan a grasp with one of POLICIES; raises a PlanningError subclass naming the result status.
+
+    mask: boolean (any number of objects) or a label image (0 = background); roi: (x, y, width, height)."""
+    if policy not in POLICY_FUNCTIONS:
         raise InvalidInputError(f"unknown policy '{policy}', expected one of {', '.join(POLICIES)}")
-    times: dict[str, float] = {}
     report = progress or (lambda stage, fraction, best: None)
-
-    def check_cancel() -> None:
-        if should_cancel is not None and should_cancel():
-            raise CanceledError("planning canceled")
-
     start = time.perf_counter()
     report("preprocess", 0.0, 0.0)
-    filled, mask = prepare_inputs(depth, camera, mask, roi, 2 * config.sampler.min_distance_from_boundary_px + 1)
-    filtered = antialias(filled, model.crop_spec)
-    times["preprocess"] = time.perf_counter() - start
-    check_cancel()
+    filled, labels = prepare_inputs(depth, camera, mask, roi, 2 * config.sampler.min_distance_from_boundary_px + 1)
+    context = PlanContext(filled, antialias(filled, model.crop_spec), camera, labels, np.zeros(3), model, rng, config,
+                          report, should_cancel)
+    context.times["preprocess"] = time.perf_counter() - start
+    context.check_cancel()
 
     count = num_candidates or (config.cem_seeds if policy == "cem" else config.num_candidates)
     start = time.perf_counter()
     report("sampling", 0.1, 0.0)
     # Oversample (up to the sampler's M) because the finger-footprint check below rejects many deep grasps.
-    candidates = sample_antipodal(filled, camera, rng, SAMPLE_OVERSAMPLING * count, mask, config.sampler)
-    up = table_normal(filled, camera)
-    clear = (np.flatnonzero(gripper_clear(filled, candidates, camera, config, up)) if config.collision_check
-             else np.arange(len(candidates)))
-    candidates = candidates.subset(clear[:count])
-    times["sampling"] = time.perf_counter() - start
+    candidates = sample_antipodal(filled, camera, rng, SAMPLE_OVERSAMPLING * count, context.mask, config.sampler)
+    context.up = table_normal(filled, camera)
+    candidates = context.collision_free(candidates)
+    candidates = candidates.subset(np.arange(min(count, len(candidates))))
+    context.times["sampling"] = time.perf_counter() - start
     if len(candidates) == 0:
-        raise NoValidGraspError("no antipodal grasp candidates found" + (" on the segmented object" if mask is not None
-                                                                      else ""))
-    check_cancel()
+        raise NoValidGraspError("no antipodal grasp candidates found" + (" on the segmented objects"
+                                                                      if labels is not None else ""))
+    context.check_cancel()
 
-    times["inference"] = 0.0
-    if policy in ("ranking", "cem"):
-        start = time.perf_counter()
-        report("inference", 0.3, 0.0)
-        q = evaluate(model, filtered, candidates)
-        times["inference"] += time.perf_counter() - start
-        if policy == "cem":
-            candidates, q = cross_entropy_rounds(model, filled, filtered, camera, candidates, q, rng, config, times,
-                                                 report, check_cancel, mask, up)
-    elif policy == "random":
-        q = np.zeros(len(candidates), dtype=np.float32)
-        q[rng.integers(len(candidates))] = 1.0  # the uniformly drawn one goes first
-    else:  # igq
-        q = igq_scores(candidates, filled, mask, config)
-        depths = igq_depths(candidates, filled, config)
-        candidates = GraspCandidates(candidates.centers, candidates.angles, depths,
-                                     candidates.widths_px * depths / ((camera.fx + camera.fy) / 2),
-                                     candidates.widths_px)
+    candidates, q = POLICY_FUNCTIONS[policy](context, candidates)
     order = np.argsort(-q, kind="stable")
     candidates, q = candidates.subset(order), q[order]
-    q_chosen = float(q[0])
-    if policy in ("random", "igq"):  # report the GQ-CNN's opinion of the baseline's choice, for precision stats
-        start = time.perf_counter()
-        q_chosen = float(evaluate(model, filtered, candidates.subset(np.array([0])))[0])
-        times["inference"] += time.perf_counter() - start
+    q_chosen = float(q[0]) if policy in SCORED_BY_GQCNN else float(context.evaluate(candidates.subset([0]))[0])
     report("done", 1.0, q_chosen)
     top = np.arange(min(config.top_k, len(candidates)))
-    return Plan(policy, candidates.grasp(0), q_chosen, candidates.subset(top), q[top], times, len(candidates))
-
-
-def cross_entropy_rounds(
-    model: QualityModel, filled: np.ndarray, filtered: np.ndarray, camera: CameraIntrinsics,
-    seeds: GraspCandidates, seed_q: np.ndarray, rng: np.random.Generator, config: PolicyConfig,
-    times: dict[str, float], report: Progress, check_cancel: Callable[[], None], mask: np.ndarray | None,
-    up: np.ndarray | None = None,
-) -> tuple[GraspCandidates, np.ndarray]:
-    """Algorithm 2: refit a Gaussian mixture over [jaw 1 px, jaw 2 px, depth] to the elite and resample.
-
-    Returns every evaluated grasp (seeds and all rounds), so the best is never worse than the best seed.
-    """
-    pool, pool_q = [seeds], [seed_q]
-    current, current_q = seeds, seed_q
-    near_object = ndimage.binary_dilation(mask, iterations=3) if mask is not None else None
-    for round_index in range(config.cem_rounds):
-        check_cancel()
-        if len(current) < 2:  # a mixture needs two grasps to fit; one seed is its own best
-            break
-        stage = f"cem_round_{round_index + 1}"
-        report(stage, 0.3 + 0.7 * round_index / config.cem_rounds, float(max(q.max() for q in pool_q)))
-        start = time.perf_counter()
-        n_elite = max(int(np.ceil(config.cem_elite_fraction * len(current))), 2)
-        elite = current.subset(np.argsort(-current_q)[:n_elite])
-        features = grasp_features(elite)
-        gmm = GaussianMixture(n_components=min(config.gmm_components, len(elite)), covariance_type="full",
-                              reg_covar=1e-2, init_params="k-means++",
-                              random_state=int(rng.integers(2**31 - 1))).fit(features)
-        samples = candidates_from_features(gmm.sample(config.cem_samples)[0], camera, config)
-        if config.collision_check:
-            samples = samples.subset(np.flatnonzero(gripper_clear(filled, samples, camera, config, up)))
-        if near_object is not None and len(samples):
-            c = np.round(samples.centers).astype(int)
-            samples = samples.subset(np.flatnonzero(near_object[c[:, 1], c[:, 0]]))
-        times["sampling"] += time.perf_counter() - start
-        if len(samples) < 2:
-            break
-        start = time.perf_counter()
-        samples_q = evaluate(model, filtered, samples)
-        times["inference"] += time.perf_counter() - start
-        pool.append(samples)
-        pool_q.append(samples_q)
-        current, current_q = samples, samples_q
-    return GraspCandidates.concatenate(pool), np.concatenate(pool_q)
-
-
-DEPTH_FEATURE_SCALE = 1000.0  # depth in mm so all five GMM features are of similar magnitude to pixels
-
-
-def grasp_features(candidates: GraspCandidates) -> np.ndarray:
-    ends = candidates.endpoints_px().reshape(-1, 4)
-    return np.column_stack([ends, candidates.depths * DEPTH_FEATURE_SCALE])
-
-
-def candidates_from_features(features: np.ndarray, camera: CameraIntrinsics, config: PolicyConfig) -> GraspCandidates:
-    """GMM samples [u1, v1, u2, v2, depth] -> grasps, dropping those outside the image or the gripper."""
-    p1, p2, depth = features[:, 0:2], features[:, 2:4], features[:, 4] / DEPTH_FEATURE_SCALE
-    delta = p2 - p1
-    width_px = np.linalg.norm(delta, axis=1)
-    width = width_px * depth / ((camera.fx + camera.fy) / 2)
-    centers = (p1 + p2) / 2
-    b = config.sampler.min_distance_from_boundary_px
-    ok = ((depth > 0) & (width > 0) & (width <= config.sampler.gripper_max_width - 2 * config.sampler.width_margin)
-          & (centers[:, 0] >= b) & (centers[:, 0] < camera.width - b)
-          & (centers[:, 1] >= b) & (centers[:, 1] < camera.height - b))
-    return GraspCandidates(centers[ok], np.arctan2(delta[ok, 1], delta[ok, 0]), depth[ok], width[ok], width_px[ok])
-
-
-def igq_scores(candidates: GraspCandidates, depth: np.ndarray, mask: np.ndarray | None,
-               config: PolicyConfig) -> np.ndarray:
-    """IGQ baseline (paper Sec. VI-C): prefer the grasp whose centre is nearest the object mask's centroid."""
-    if mask is None:
-        near = depth < np.percentile(depth, 50)
-        mask = near if near.any() else np.ones_like(depth, dtype=bool)
-    rows, cols = np.nonzero(mask)
-    centroid = np.array([cols.mean(), rows.mean()])
-    distance = np.linalg.norm(candidates.centers - centroid, axis=1)
-    return (1.0 / (1.0 + distance)).astype(np.float32)
-
-
-def igq_depths(candidates: GraspCandidates, depth: np.ndarray, config: PolicyConfig) -> np.ndarray:
-    """IGQ gripper depth: the depth at the grasp centre plus a fixed offset."""
-    c = np.round(candidates.centers).astype(int)
-    return depth[c[:, 1], c[:, 0]].astype(np.float64) + config.igq_depth_offset
+    segment = int(segments_at(labels, candidates.centers[:1])[0]) if mask is not None else 0
+    return Plan(policy, candidates.grasp(0), q_chosen, candidates.subset(top), q[top], dict(context.times),
+                len(candidates), segment)

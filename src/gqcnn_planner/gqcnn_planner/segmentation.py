@@ -73,3 +73,31 @@ def segment_objects(
         sizes = ndimage.sum(mask, labels, index=np.arange(1, count + 1))
         mask = np.isin(labels, 1 + np.flatnonzero(sizes >= config.min_object_pixels))
     return mask, plane
+
+
+def label_segments(mask: np.ndarray) -> np.ndarray:
+    """Segment labels (int32, 0 = background) from a boolean mask (one label per connected region) or a label
+    image (integer, kept as it is). An integer image with a single non-zero value (a 0/255 PNG) is a mask.
+
+    Raises ValueError for negative labels."""
+    mask = np.asarray(mask)
+    if mask.dtype.kind in "iu":
+        if mask.size and mask.min() < 0:
+            raise ValueError("segment labels must be >= 0 (0 = background)")
+        if len(np.unique(mask[mask != 0])) > 1:
+            return mask.astype(np.int32)
+    return ndimage.label(mask != 0)[0].astype(np.int32)
+
+
+def segments_at(labels: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """The segment label at each (u, v) pixel; for a pixel off every segment (the centre of a grasp across a
+    concave object) the label of the nearest segment pixel. All zeros when `labels` has no segment."""
+    pixels = np.round(np.asarray(pixels, dtype=float).reshape(-1, 2)).astype(int)
+    cols = np.clip(pixels[:, 0], 0, labels.shape[1] - 1)
+    rows = np.clip(pixels[:, 1], 0, labels.shape[0] - 1)
+    found = labels[rows, cols]
+    off = found == 0
+    if off.any() and labels.any():
+        nearest = ndimage.distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
+        found[off] = labels[nearest[0][rows[off], cols[off]], nearest[1][rows[off], cols[off]]]
+    return found
