@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
-import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
+from gqcnn_planner.node_settings import declare_settings, run_node, setting
 from gqcnn_planner.ros_conversions import camera_info_for, camera_info_to_intrinsics, image_to_depth, mask_to_image
 from gqcnn_planner.segmentation import SegmentationConfig, segment_objects
 
@@ -24,23 +24,49 @@ def point_cloud(points: np.ndarray, header) -> PointCloud2:
                        row_step=12 * len(points), is_dense=True, data=points.tobytes())
 
 
+_SEGMENTATION = SegmentationConfig()
+
+
+@dataclass(frozen=True)
+class PerceptionSettings:
+    """The perception node's ROS parameters; the segmentation ones apply to the next frame."""
+
+    depth_topic: str = setting("depth/image_raw", "depth image (16UC1 mm or 32FC1 m)")
+    camera_info_topic: str = setting("depth/camera_info", "camera_info of the depth image")
+    min_object_height: float = setting(_SEGMENTATION.min_object_height, "metres above the table plane", low=0.0,
+                                       high=10.0, dynamic=True)
+    max_object_height: float = setting(_SEGMENTATION.max_object_height, "metres above the table plane", low=0.0,
+                                       high=10.0, dynamic=True)
+    plane_inlier_distance: float = setting(_SEGMENTATION.plane_inlier_distance, "RANSAC inlier distance, metres",
+                                           low=1e-5, high=1.0, dynamic=True)
+    min_object_pixels: int = setting(_SEGMENTATION.min_object_pixels, "smaller blobs are noise", low=1,
+                                     dynamic=True)
+    # Finite corners (a parameter file cannot easily write inf): the core's default box is unbounded in x and y.
+    workspace_min: tuple = setting((-1.0, -1.0, 0.1), "camera-frame box corner (x, y, z), m", dynamic=True)
+    workspace_max: tuple = setting((1.0, 1.0, 2.0), "camera-frame box corner (x, y, z), m", dynamic=True)
+
+    def __post_init__(self) -> None:
+        if self.min_object_height >= self.max_object_height:
+            raise ValueError(f"min_object_height {self.min_object_height} must be below max_object_height "
+                             f"{self.max_object_height}")
+        if len(self.workspace_min) != 3 or len(self.workspace_max) != 3:
+            raise ValueError("workspace_min and workspace_max need 3 numbers (x, y, z)")
+        if any(lo >= hi for lo, hi in zip(self.workspace_min, self.workspace_max, strict=True)):
+            raise ValueError(f"workspace_min {self.workspace_min} must be below workspace_max {self.workspace_max}")
+
+    def segmentation(self) -> SegmentationConfig:
+        return SegmentationConfig(min_object_height=self.min_object_height, max_object_height=self.max_object_height,
+                                  plane_inlier_distance=self.plane_inlier_distance,
+                                  min_object_pixels=self.min_object_pixels, workspace_min=self.workspace_min,
+                                  workspace_max=self.workspace_max)
+
+
 class PerceptionNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("gqcnn_perception", **kwargs)
-
-        def p(name, default, description):
-            return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
-
-        self.config = SegmentationConfig(
-            min_object_height=p("min_object_height", 0.005, "metres above the table plane"),
-            max_object_height=p("max_object_height", 0.3, "metres above the table plane"),
-            plane_inlier_distance=p("plane_inlier_distance", 0.004, "RANSAC inlier distance, metres"),
-            min_object_pixels=p("min_object_pixels", 50, "smaller blobs are noise"),
-            workspace_min=tuple(p("workspace_min", [-1.0, -1.0, 0.1], "camera-frame box corner (x, y, z), m")),
-            workspace_max=tuple(p("workspace_max", [1.0, 1.0, 2.0], "camera-frame box corner (x, y, z), m")),
-        )
-        depth_topic = p("depth_topic", "depth/image_raw", "depth image (16UC1 mm or 32FC1 m)")
-        info_topic = p("camera_info_topic", "depth/camera_info", "camera_info of the depth image")
+        settings = declare_settings(self, PerceptionSettings, on_change=self.apply_settings)
+        self.config = settings.segmentation()
+        depth_topic, info_topic = settings.depth_topic, settings.camera_info_topic
         self._infos: deque[CameraInfo] = deque(maxlen=30)
         self._lock = threading.Lock()
         self.rng = np.random.default_rng(0)
@@ -48,6 +74,9 @@ class PerceptionNode(Node):
         self.create_subscription(Image, depth_topic, self.on_depth, qos_profile_sensor_data)
         self.mask_pub = self.create_publisher(Image, "segmask", 1)
         self.cloud_pub = self.create_publisher(PointCloud2, "object_points", 1)
+
+    def apply_settings(self, settings: PerceptionSettings) -> None:
+        self.config = settings.segmentation()
 
     def on_info(self, msg: CameraInfo) -> None:
         with self._lock:
@@ -73,15 +102,7 @@ class PerceptionNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = PerceptionNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    raise SystemExit(run_node(PerceptionNode, args))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,11 @@ import threading
 import time
 import traceback
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
-import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -24,9 +22,10 @@ from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.gripper import Gripper, load_gripper
 from gqcnn_core.model import GQCNN, ModelError
 from gqcnn_core.paths import default_model_path
+from gqcnn_planner.inputs import MAX_IMAGE_PIXELS
+from gqcnn_planner.node_settings import declare_settings, run_node, setting
 from gqcnn_planner.overlay import draw_grasps
 from gqcnn_planner.policies import (
-    MAX_IMAGE_PIXELS,
     POLICIES,
     InvalidInputError,
     NoImageError,
@@ -50,36 +49,52 @@ STATUS = {name: getattr(PlanGrasp.Result, name) for name in
           ("SUCCESS", "NO_VALID_GRASP", "INVALID_INPUT", "NO_IMAGE", "MODEL_ERROR", "CANCELED")}
 
 
+_POLICY = PolicyConfig()  # the defaults are PolicyConfig's: written once
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    """The planner's ROS parameters (config/planner.yaml); dynamic ones apply to the next goal."""
+
+    model_path: str = setting("", "ONNX GQ-CNN with its model card beside it (empty: shipped model)")
+    policy: str = setting("cem", "default policy", choices=POLICIES, dynamic=True)
+    num_candidates: int = setting(_POLICY.num_candidates, "antipodal candidates (ranking) or CEM seeds",
+                                  low=1, high=100000, dynamic=True)
+    top_k: int = setting(_POLICY.top_k, "candidates returned in the result and drawn in RViz", low=1, high=100000,
+                         dynamic=True)
+    cem_rounds: int = setting(_POLICY.cem_rounds, "cross-entropy method rounds", low=1, high=10000, dynamic=True)
+    cem_samples: int = setting(_POLICY.cem_samples, "grasps sampled from the mixture per CEM round", low=1,
+                               high=100000, dynamic=True)
+    gripper_file: str = setting("", "gripper geometry YAML with the keys of config/gripper_yumi.yaml, for the "
+                                "sampler and the collision check (empty: ABB YuMi smart gripper)")
+    seed: int = setting(0, "random seed of the samplers (-1: random)", low=-1)
+    model_threads: int = setting(2, "onnxruntime intra-op threads", low=1, high=256)
+    segment_if_no_mask: bool = setting(True, "segment objects above the table when no mask is given or received",
+                                       dynamic=True)
+    publish_debug_image: bool = setting(True, "publish ~/debug_image with the grasps drawn", dynamic=True)
+    depth_topic: str = setting("depth/image_raw", "depth image (16UC1 mm or 32FC1 m)")
+    camera_info_topic: str = setting("depth/camera_info", "camera_info of the depth image")
+    mask_topic: str = setting("segmask", "object mask from the perception node (mono8)")
+
+    def policy_config(self, gripper: Gripper) -> PolicyConfig:
+        return PolicyConfig(gripper=gripper, num_candidates=self.num_candidates, top_k=self.top_k,
+                            cem_seeds=self.num_candidates, cem_samples=self.cem_samples, cem_rounds=self.cem_rounds)
+
+
 class PlannerNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("gqcnn_planner", **kwargs)
-        p = self._declare
-        self.model_path = p("model_path", "", "ONNX GQ-CNN with its model card beside it (empty: shipped model)")
-        self.model_path = self.model_path or default_model_path()
-        self.policy = p("policy", "cem", f"default policy: {', '.join(POLICIES)}")
-        self.num_candidates = p("num_candidates", 250, "antipodal candidates (ranking) or CEM seeds")
-        self.top_k = p("top_k", 10, "candidates returned in the result and drawn in RViz")
-        self.cem_rounds = p("cem_rounds", 3, "cross-entropy method rounds")
-        self.cem_samples = p("cem_samples", 50, "grasps sampled from the mixture per CEM round")
-        self.gripper_file = p("gripper_file", "", "gripper geometry YAML with the keys of config/gripper_yumi.yaml, "
-                              "for the sampler and the collision check (empty: ABB YuMi smart gripper)")
-        self.seed = p("seed", 0, "random seed of the samplers (-1: random)")
-        self.model_threads = p("model_threads", 2, "onnxruntime intra-op threads")
-        self.segment_if_no_mask = p("segment_if_no_mask", True,
-                                    "segment objects above the table when no mask is given or received")
-        self.debug_image = p("publish_debug_image", True, "publish ~/debug_image with the grasps drawn")
-        depth_topic = p("depth_topic", "depth/image_raw", "depth image (16UC1 mm or 32FC1 m)")
-        info_topic = p("camera_info_topic", "depth/camera_info", "camera_info of the depth image")
-        mask_topic = p("mask_topic", "segmask", "object mask from the perception node (mono8)")
-
-        self.rng = np.random.default_rng(None if self.seed < 0 else self.seed)
+        self.settings = declare_settings(self, PlannerSettings, on_change=self.apply_settings)
+        s = self.settings
+        self.model_path = s.model_path or default_model_path()
+        self.rng = np.random.default_rng(None if s.seed < 0 else s.seed)
         self.model: GQCNN | None = None
         self.model_error = ""
         self.load_model()
         self.gripper: Gripper | None = None
         self.gripper_error = ""
         try:
-            self.gripper = load_gripper(self.gripper_file) if self.gripper_file else Gripper()
+            self.gripper = load_gripper(s.gripper_file) if s.gripper_file else Gripper()
         except (OSError, ValueError) as err:
             self.gripper_error = f"gripper_file: {err}"
             self.get_logger().error(self.gripper_error)
@@ -89,24 +104,25 @@ class PlannerNode(Node):
         self._latest: Image | None = None
         self._latest_mask: Image | None = None
         sensors = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Image, depth_topic, self.on_depth, qos_profile_sensor_data, callback_group=sensors)
-        self.create_subscription(CameraInfo, info_topic, self.on_info, qos_profile_sensor_data, callback_group=sensors)
-        self.create_subscription(Image, mask_topic, self.on_mask, 10, callback_group=sensors)
+        for msg_type, topic, callback, qos in ((Image, s.depth_topic, self.on_depth, qos_profile_sensor_data),
+                                               (CameraInfo, s.camera_info_topic, self.on_info, qos_profile_sensor_data),
+                                               (Image, s.mask_topic, self.on_mask, 10)):
+            self.create_subscription(msg_type, topic, callback, qos, callback_group=sensors)
         self.markers_pub = self.create_publisher(MarkerArray, "~/grasp_markers", 10)
         self.debug_pub = self.create_publisher(Image, "~/debug_image", 1)
         self.server = ActionServer(self, PlanGrasp, "plan_grasp", execute_callback=self.execute,
                                    goal_callback=lambda _: GoalResponse.ACCEPT,
                                    cancel_callback=lambda _: CancelResponse.ACCEPT,
                                    callback_group=ReentrantCallbackGroup())
-        self.get_logger().info(f"plan_grasp ready (policy {self.policy}, model {self.model_path}"
+        self.get_logger().info(f"plan_grasp ready (policy {s.policy}, model {self.model_path}"
                                + (f": NOT LOADED, {self.model_error}" if self.model is None else "") + ")")
 
-    def _declare(self, name: str, default, description: str):
-        return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+    def apply_settings(self, settings: PlannerSettings) -> None:
+        self.settings = settings  # read once per goal, so a change applies to the next goal
 
     def load_model(self) -> None:
         try:
-            self.model = GQCNN.load(self.model_path, threads=self.model_threads)
+            self.model = GQCNN.load(self.model_path, threads=self.settings.model_threads)
         except ModelError as err:
             self.model, self.model_error = None, str(err)
             self.get_logger().error(self.model_error)
@@ -158,6 +174,7 @@ class PlannerNode(Node):
 
     def plan_goal(self, goal_handle, result: PlanGrasp.Result) -> PlanGrasp.Result:
         goal: PlanGrasp.Goal = goal_handle.request
+        settings = self.settings
         depth_msg, info, mask_msg = self.select_inputs(goal)
         camera = camera_info_to_intrinsics(info)
         if depth_msg.width * depth_msg.height > MAX_IMAGE_PIXELS:  # refuse before decoding hundreds of MB
@@ -175,7 +192,7 @@ class PlannerNode(Node):
         if self.gripper is None:
             raise InvalidInputError(self.gripper_error)
         camera.check_image(depth, "depth image")
-        if mask is None and self.segment_if_no_mask and np.isfinite(depth).sum() > 100:
+        if mask is None and settings.segment_if_no_mask and np.isfinite(depth).sum() > 100:
             try:
                 mask, _ = segment_objects(depth, camera)
                 mask = mask if mask.any() else None
@@ -187,9 +204,8 @@ class PlannerNode(Node):
             goal_handle.publish_feedback(PlanGrasp.Feedback(stage=stage, progress=float(progress),
                                                             best_q=float(best_q)))
 
-        config = PolicyConfig(gripper=self.gripper, num_candidates=self.num_candidates, top_k=self.top_k,
-                              cem_seeds=self.num_candidates, cem_samples=self.cem_samples, cem_rounds=self.cem_rounds)
-        planned = plan(goal.policy or self.policy, depth, camera, self.model, self.rng, mask, roi,
+        config = settings.policy_config(self.gripper)
+        planned = plan(goal.policy or settings.policy, depth, camera, self.model, self.rng, mask, roi,
                        goal.num_candidates or None, config, feedback, lambda: goal_handle.is_cancel_requested)
         header = Header(stamp=depth_msg.header.stamp, frame_id=info.header.frame_id or camera.frame_id)
         result.status = STATUS["SUCCESS"]
@@ -230,22 +246,12 @@ class PlannerNode(Node):
 
     def publish_visuals(self, depth: np.ndarray, camera: CameraIntrinsics, planned: Plan, header: Header) -> None:
         self.markers_pub.publish(grasp_markers(planned.candidates, planned.q_values, camera, header))
-        if self.debug_image and self.debug_pub.get_subscription_count() > 0:
+        if self.settings.publish_debug_image and self.debug_pub.get_subscription_count() > 0:
             self.debug_pub.publish(rgb_image(draw_grasps(depth, planned.candidates, planned.q_values), header))
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = PlannerNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    raise SystemExit(run_node(PlannerNode, args, num_threads=4))
 
 
 if __name__ == "__main__":

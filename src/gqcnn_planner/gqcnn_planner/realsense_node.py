@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pyrealsense2 as rs
 import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_planner.node_settings import NodeStartError, declare_settings, run_node, setting
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
 
 
@@ -58,19 +59,28 @@ def start_pipeline(serial: str, width: int, height: int, fps: int, align_to_colo
     return read
 
 
+@dataclass(frozen=True)
+class RealSenseSettings:
+    """The RealSense node's ROS parameters (all read-only: they configure the camera stream when it starts)."""
+
+    serial: str = setting("", "device serial number (empty: first camera found)")
+    width: int = setting(640, "pixels", low=1, high=4096)
+    height: int = setting(480, "pixels", low=1, high=4096)
+    fps: int = setting(30, "frames/s", low=1, high=300)
+    align_to_color: bool = setting(False, "align depth to the colour camera (frame_id should then be its frame)")
+    frame_id: str = setting("camera_depth_optical_frame", "optical frame of the published depth")
+    timeout_ms: int = setting(1000, "wait for a frameset at most this long", low=1, high=60000)
+
+
 class RealSenseNode(Node):
     def __init__(self, frame_source: FrameReader | None = None, **kwargs) -> None:
         super().__init__("realsense_depth", **kwargs)
-
-        def p(name, default, description):
-            return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
-
-        serial = p("serial", "", "device serial number (empty: first camera found)")
-        width, height, fps = p("width", 640, "pixels"), p("height", 480, "pixels"), p("fps", 30, "frames/s")
-        align = p("align_to_color", False, "align depth to the colour camera (frame_id should then be its frame)")
-        self.frame_id = p("frame_id", "camera_depth_optical_frame", "optical frame of the published depth")
-        self.timeout_ms = p("timeout_ms", 1000, "wait for a frameset at most this long")
-        self.read = frame_source or start_pipeline(serial, width, height, fps, align)
+        s = declare_settings(self, RealSenseSettings)
+        self.frame_id, self.timeout_ms = s.frame_id, s.timeout_ms
+        try:
+            self.read = frame_source or start_pipeline(s.serial, s.width, s.height, s.fps, s.align_to_color)
+        except RuntimeError as err:  # pyrealsense2: no device, busy, unsupported stream
+            raise NodeStartError(f"cannot start the camera: {err}") from None
         self.depth_pub = self.create_publisher(Image, "depth/image_raw", qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, "depth/camera_info", qos_profile_sensor_data)
         self._stop = threading.Event()
@@ -102,20 +112,7 @@ class RealSenseNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    try:
-        node = RealSenseNode()
-    except RuntimeError as err:
-        print(f"realsense_depth: cannot start the camera: {err}")
-        rclpy.try_shutdown()
-        raise SystemExit(1) from None
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    raise SystemExit(run_node(RealSenseNode, args, name="realsense_depth"))
 
 
 if __name__ == "__main__":
