@@ -342,7 +342,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     from gqcnn_planner.background_executor import BackgroundExecutor
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
-    from yumi_bridge.executor_node import ExecutorNode
+    from yumi_bridge.execute_grasp_node import ExecuteGraspNode
 
     refusals = {getattr(ExecuteGrasp.Result, n): f"refused_{n.lower()}"
                 for n in ("UNSAFE", "INVALID_INPUT", "NOT_CALIBRATED")}  # cause names as in run_object
@@ -365,7 +365,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
             trials = []
             for t in range(job["trials"]):
                 seed = trial_seed(job["name"], t)
-                bridge = ros.add(ExecutorNode(context=ros.context, parameter_overrides=[
+                bridge = ros.add(ExecuteGraspNode(context=ros.context, parameter_overrides=[
                     Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=str(mesh_file)),
                     Parameter("sim_seed", value=seed), Parameter("allow_low_q", value=True),
                     *[Parameter(name, value=list(value) if isinstance(value, tuple | list) else value)
@@ -374,7 +374,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
                 execute_client = ActionClient(client_node, ExecuteGrasp, "execute_grasp")
                 execute_client.wait_for_server(timeout_sec=10.0)
                 rng = np.random.default_rng(seed)
-                scene = bridge.scene
+                scene = bridge.backend.scene
                 depth = sensor_depth(scene.depth, rng)
                 start = time.perf_counter()
                 goal = PlanGrasp.Goal(depth=depth_to_image(depth), camera_info=intrinsics_to_camera_info(scene.camera),

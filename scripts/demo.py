@@ -56,7 +56,7 @@ def main() -> int:
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import grasp_msg_summary, msg_to_grasp
     from gqcnn_planner.sampling import GraspCandidates
-    from yumi_bridge.executor_node import ExecutorNode
+    from yumi_bridge.execute_grasp_node import ExecuteGraspNode
     from yumi_bridge.pick_node import PickClient
 
     model_path = default_model_path()
@@ -71,10 +71,10 @@ def main() -> int:
         # The sim's camera stream goes where a camera driver's would (launch/full_stack.launch.py does the same).
         camera_topics = ["--ros-args", "-r", "~/sim/depth:=depth/image_raw",
                          "-r", "~/sim/camera_info:=depth/camera_info"]
-        bridge = ros.add(ExecutorNode(context=ros.context, cli_args=camera_topics, parameter_overrides=[
+        bridge = ros.add(ExecuteGraspNode(context=ros.context, cli_args=camera_topics, parameter_overrides=[
             Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=str(mesh_file)),
             Parameter("sim_seed", value=1)]))
-        depth, camera = bridge.scene.depth, bridge.scene.camera
+        depth, camera = bridge.backend.scene.depth, bridge.backend.scene.camera
         print(f"scene: held-out object pybullet/{name} dropped on the simulated table, {camera.width}x{camera.height} "
               f"depth, model {Path(model_path).name} ({card.get('network', {}).get('preset', '?')} preset)")
         ros.add(PerceptionNode(context=ros.context))

@@ -12,6 +12,7 @@ import hashlib
 import secrets
 import ssl
 import threading
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class FakeController:
     drop_after_close: bool = False  # the object slips out on the first move after closing (jaws snap shut)
     fail_command: int = 0  # command number that ends with a RAPID error
     hang: bool = False  # never finish commands
+    stall: float = 0.0  # s every answer is held back (a controller that stopped answering)
     tasks: dict[str, dict[str, str]] = field(
         default_factory=lambda: {"T_ROB_L": initial_rapid(), "T_ROB_R": initial_rapid()}
     )
@@ -160,6 +162,8 @@ def make_handler(controller: FakeController) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
+            if controller.stall:
+                time.sleep(controller.stall)
             with controller.lock:
                 auth = self._authenticate()
                 status, answer = self._route(body) if auth else (401, "")

@@ -14,7 +14,7 @@ from rclpy.parameter import Parameter
 
 from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
 from gqcnn_planner.planner_node import PlannerNode
-from yumi_bridge.executor_node import ExecutorNode
+from yumi_bridge.execute_grasp_node import ExecuteGraspNode
 from yumi_bridge.pick_node import PickClient
 
 # The sim camera on the planner's depth topics, as full_stack.launch.py remaps it.
@@ -25,7 +25,7 @@ PLANNER_REMAPS = ["--ros-args", "-r", "depth/image_raw:=camera/depth/image_raw",
 
 
 def start_stack(ros, box_file, bridge_args=CAMERA_REMAPS, camera_rate=2.0, pick_parameters=(), bridge_parameters=()):
-    bridge = ros.add(ExecutorNode(context=ros.context, cli_args=bridge_args, parameter_overrides=[
+    bridge = ros.add(ExecuteGraspNode(context=ros.context, cli_args=bridge_args, parameter_overrides=[
         Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=box_file),
         Parameter("sim_seed", value=3), Parameter("sim_camera_rate", value=camera_rate),
         Parameter("allow_low_q", value=True), *bridge_parameters]))  # the wiring is under test, not a box's q

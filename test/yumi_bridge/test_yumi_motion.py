@@ -10,6 +10,7 @@ from yumi_scenes import BASE_AS_CAMERA, top_down_grasp
 
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.grasp import Grasp2D
+from gqcnn_core.gripper import Gripper
 from gqcnn_core.paths import DEFAULT_EXTRINSICS_FILE, WORKSPACE
 from yumi_bridge.frames import (
     CameraExtrinsics,
@@ -35,6 +36,7 @@ from yumi_bridge.motion import (
 )
 
 CONFIG = MotionConfig()
+YUMI = Gripper()  # the YuMi smart gripper, as config/gripper_yumi.yaml describes it
 GOOD = top_down_grasp(0.40, 0.0, 0.035)
 
 
@@ -169,12 +171,12 @@ def test_waypoints_follow_the_protocol():
     assert [w.phase for w in plan.waypoints][:5] == ["pre_grasp", "approach", "close", "lift", "transport"]
     pre, approach, close, lift, transport = plan.waypoints[:5]
     np.testing.assert_allclose(pre.pose[:3, 3], GOOD[:3, 3] + [0, 0, CONFIG.approach_distance])  # above, on axis
-    assert pre.gripper == "open" and pre.gripper_width == CONFIG.gripper_max_width  # as the labels assume
+    assert pre.gripper == "open" and pre.gripper_width == YUMI.max_width  # as the labels assume
     np.testing.assert_allclose(approach.pose, GOOD)
     assert close.gripper == "close" and close.gripper_force == CONFIG.grip_force
     np.testing.assert_allclose(lift.pose[:3, 3], GOOD[:3, 3] + [0, 0, CONFIG.lift_height])
     np.testing.assert_allclose(transport.pose[:3, 3], CONFIG.drop_position)
-    assert plan.waypoints[-1].gripper == "open"
+    assert plan.waypoints[-1].gripper == "open" and plan.waypoints[-1].gripper_width == YUMI.max_width
     assert plan.arm == "left" and "11 waypoints with the left arm" in plan.describe()
 
 
@@ -187,7 +189,7 @@ def test_narrow_opening_keeps_the_clearance_but_never_exceeds_the_stroke():
     narrow = replace(CONFIG, open_fully=False)
     assert plan_grasp_motion(GOOD, 0.03, 0.9, "", narrow, BASE_AS_CAMERA).open_width == pytest.approx(
         0.03 + 2 * CONFIG.jaw_clearance)
-    assert plan_grasp_motion(GOOD, 0.048, 0.9, "", narrow, BASE_AS_CAMERA).open_width == CONFIG.gripper_max_width
+    assert plan_grasp_motion(GOOD, 0.048, 0.9, "", narrow, BASE_AS_CAMERA).open_width == YUMI.max_width
 
 
 # ---- refusals -------------------------------------------------------------------------------------------------------
@@ -239,6 +241,24 @@ def test_empty_arm_falls_back_to_the_arm_that_reaches():
         plan_grasp_motion(top_down_grasp(0.55, 0.40, 0.035), 0.035, 0.9, "", CONFIG, BASE_AS_CAMERA)
 
 
+def test_the_given_gripper_sets_the_stroke_and_the_table_clearance():
+    # Tilted 0.4 rad about the approach's normal, the outer finger corner dips x sin(0.4) below the TCP: 12.8 mm
+    # for the YuMi's 8 mm fingers (clear at 16 mm), 17.5 mm for 20 mm wide fingers (into the table).
+    tilted = top_down_grasp(0.40, 0.0, 0.016) @ pose_matrix([0, 0, 0], Rotation.from_euler("y", 0.4).as_quat())
+    along_camera = replace(CONFIG, vertical_approach=False)
+    assert plan_grasp_motion(tilted, 0.035, 0.9, "", along_camera, BASE_AS_CAMERA, YUMI)
+    thick = replace(YUMI, name="thick", finger_width=0.02)
+    with pytest.raises(GraspRefusedError, match="a fingertip would be"):
+        plan_grasp_motion(tilted, 0.035, 0.9, "", along_camera, BASE_AS_CAMERA, thick)
+    # A wider stroke accepts a wider grasp and opens (and releases) to it.
+    wide = replace(YUMI, name="wide", max_width=0.08, palm_width=0.1)
+    refusal(width=0.07)
+    plan = plan_grasp_motion(GOOD, 0.07, 0.9, "", CONFIG, BASE_AS_CAMERA, wide)
+    assert plan.open_width == 0.08 and plan.waypoints[-1].gripper_width == 0.08
+    with pytest.raises(GraspRefusedError, match=r"below the gripper's smallest opening 10.0 mm \(wide\)"):
+        plan_grasp_motion(GOOD, 0.005, 0.9, "", CONFIG, BASE_AS_CAMERA, replace(wide, min_width=0.01))
+
+
 def test_every_unsafe_reason_is_reported_at_once():
     refused = refusal(camera_grasp=top_down_grasp(0.80, 0.0, 0.035), width=0.07, q=0.1)
     assert len(refused.reasons) >= 3
@@ -269,12 +289,12 @@ def test_unreadable_poses_are_invalid_input(quaternion):
 
 
 def test_shipped_parameter_file_matches_the_declared_parameters():
-    from yumi_bridge.executor_node import NODE_PARAMETERS
+    from yumi_bridge.execute_grasp_node import settings_classes
     from yumi_bridge.rws import RwsSettings
     from yumi_bridge.sim import SimSettings
 
     params = load_parameters(WORKSPACE / "config" / "yumi_bridge.yaml")
-    declared = set(NODE_PARAMETERS) | {f.name for cls in (MotionConfig, RwsSettings, SimSettings) for f in fields(cls)}
+    declared = {f.name for cls in settings_classes() for f in fields(cls)}
     assert set(params) == declared  # nothing undocumented, no typos
     config = settings_from_parameters(MotionConfig, params)
     assert config == MotionConfig()  # the file documents the defaults

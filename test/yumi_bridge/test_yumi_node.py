@@ -1,4 +1,4 @@
-"""The executor node over real rclpy: sim and rws backends, refusals with status and message, cancel, auto mode."""
+"""The execute_grasp node over real rclpy: sim and rws backends, refusals with status and message, cancel, auto mode."""
 
 import threading
 import time
@@ -18,8 +18,9 @@ from yumi_scenes import NODE_BOX, grasp_across_short_side
 
 from dexnet_msgs.action import ExecuteGrasp
 from dexnet_msgs.msg import Grasp
+from gqcnn_core.paths import DEFAULT_GRIPPER_FILE
 from gqcnn_planner.ros_conversions import grasp_to_msg, image_to_depth
-from yumi_bridge.executor_node import ExecutorNode
+from yumi_bridge.execute_grasp_node import ExecuteGraspNode
 
 Result = ExecuteGrasp.Result
 EXTENTS = NODE_BOX
@@ -27,7 +28,7 @@ EXTENTS = NODE_BOX
 
 def start(ros, **parameters):
     overrides = [Parameter(name, value=value) for name, value in parameters.items()]
-    node = ros.add(ExecutorNode(context=ros.context, parameter_overrides=overrides))
+    node = ros.add(ExecuteGraspNode(context=ros.context, parameter_overrides=overrides))
     client_node = ros.add(Node("test_execute_grasp_client", context=ros.context))
     client = ActionClient(client_node, ExecuteGrasp, "execute_grasp")
     assert client.wait_for_server(timeout_sec=10.0)
@@ -43,8 +44,8 @@ def send(ros, client, goal, timeout=30.0):
 
 def planned_grasp(node, q=0.9):
     """What a planner would send for the node's simulated scene: across the box's short side."""
-    grasp = grasp_across_short_side(node.scene, EXTENTS)
-    return grasp_to_msg(grasp, q, node.scene.camera)
+    grasp = grasp_across_short_side(node.backend.scene, EXTENTS)
+    return grasp_to_msg(grasp, q, node.backend.scene.camera)
 
 
 def test_sim_backend_publishes_the_scene_and_executes_goals(ros, box_file):
@@ -56,7 +57,7 @@ def test_sim_backend_publishes_the_scene_and_executes_goals(ros, box_file):
         Image, "/yumi_bridge/sim/depth", lambda m: (images.append(m), received.set()), latched
     )
     assert received.wait(10.0)
-    np.testing.assert_array_equal(image_to_depth(images[0]), node.scene.depth)
+    np.testing.assert_array_equal(image_to_depth(images[0]), node.backend.scene.depth)
 
     result, feedback = send(ros, client, ExecuteGrasp.Goal(grasp=planned_grasp(node)))
     assert (result.status, result.success, result.message) == (Result.SUCCESS, True, "")
@@ -120,6 +121,28 @@ def test_bad_goals_end_with_a_status_and_a_message(ros, box_file):
     assert result.status == Result.SUCCESS
 
 
+def test_the_gripper_file_sets_the_stroke_the_node_checks_and_the_backend_uses(ros, box_file, tmp_path):
+    # One gripper for everything: the planner's gripper file, not separate executor width parameters.
+    gripper = yaml.safe_load(DEFAULT_GRIPPER_FILE.read_text())
+    wide = tmp_path / "wide.yaml"
+    wide.write_text(yaml.safe_dump({**gripper, "name": "wide_test_gripper", "max_width": 0.085, "palm_width": 0.11}))
+    node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3, gripper_file=str(wide))
+    assert node.gripper.max_width == 0.085 and node.backend.gripper is node.gripper
+    goal = planned_grasp(node)
+    goal.width = 0.07  # refused by the default YuMi gripper (test_bad_goals_...), within this one's stroke
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=goal, dry_run=True))
+    assert result.status == Result.SUCCESS and "jaws open to 85.0 mm" in result.message
+    goal.width = 0.09
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=goal))
+    assert result.status == Result.UNSAFE and "largest opening 85.0 mm (wide_test_gripper)" in result.message
+
+
+def test_a_bad_gripper_file_stops_the_node_with_the_reason(ros, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.yaml"):
+        ExecuteGraspNode(context=ros.context, parameter_overrides=[
+            Parameter("gripper_file", value=str(tmp_path / "nowhere.yaml"))])
+
+
 def test_cancel_during_the_approach(ros, box_file):
     node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3, approach_speed=0.0005)
     approaching = threading.Event()
@@ -141,12 +164,12 @@ def test_new_scene_drops_the_object_again(ros, box_file):
     node, client_node, _ = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3)
     assert "below this are refused" in node.describe_parameter("min_q").description
     assert node.describe_parameter("rws_password").description  # every parameter says what it is
-    before = node.scene.world_object.copy()
+    before = node.backend.scene.world_object.copy()
     service = client_node.create_client(Trigger, "/yumi_bridge/sim/new_scene")
     assert service.wait_for_service(timeout_sec=10.0)
     answer = ros.wait(service.call_async(Trigger.Request()))
     assert answer.success and answer.message.startswith("seed 4")
-    assert not np.array_equal(node.scene.world_object, before)
+    assert not np.array_equal(node.backend.scene.world_object, before)
 
 
 def test_auto_mode_executes_published_grasps(ros, box_file):
@@ -238,5 +261,5 @@ def test_rws_backend_with_a_missing_extrinsics_file_refuses_with_the_reason(ros,
 
 
 def test_bad_backend_parameter_is_a_clear_start_up_error(ros):
-    with pytest.raises(ValueError, match="backend must be 'sim' or 'rws'"):
-        ExecutorNode(context=ros.context, parameter_overrides=[Parameter("backend", value="gazebo")])
+    with pytest.raises(ValueError, match="backend must be 'rws' or 'sim', got 'gazebo'"):
+        ExecuteGraspNode(context=ros.context, parameter_overrides=[Parameter("backend", value="gazebo")])

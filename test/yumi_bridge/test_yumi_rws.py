@@ -1,4 +1,4 @@
-"""The RWS client and executor against a local fake controller: auth, exact requests, failures and timeouts."""
+"""The RWS client and backend against a local fake controller: auth, exact requests, failures, timeouts, cancel."""
 
 import shutil
 import subprocess
@@ -9,8 +9,10 @@ import pytest
 from fake_rws import FakeController, FakeRwsServer
 from yumi_scenes import BASE_AS_CAMERA, top_down_grasp
 
+from gqcnn_core.gripper import Gripper
+from yumi_bridge.backend import Backend
 from yumi_bridge.motion import MotionConfig, plan_grasp_motion
-from yumi_bridge.rws import RwsClient, RwsConnectionError, RwsError, RwsExecutor, RwsSettings, robtarget_text
+from yumi_bridge.rws import RwsBackend, RwsClient, RwsConnectionError, RwsError, RwsSettings, robtarget_text
 
 PASSWORD = "s3cret-pw"  # a test password that must never show up in logs or errors
 CONFIG = MotionConfig()
@@ -29,10 +31,23 @@ def server(controller):
     server.stop()
 
 
-def executor_for(url, robotware=6, log=None, **overrides):
+class ListLogger:
+    """Records what the backend logs, as "info: ..." / "warning: ..." lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(f"info: {message}")
+
+    def warning(self, message: str) -> None:
+        self.lines.append(f"warning: {message}")
+
+
+def executor_for(url, robotware=6, logger=None, **overrides):
     options = {"rws_timeout": 2.0, "rws_poll_interval": 0.001, **overrides}
     settings = RwsSettings(rws_address=url, rws_robotware=robotware, rws_password=PASSWORD, **options)
-    return RwsExecutor(RwsClient(settings, log=log), CONFIG)
+    return RwsBackend(settings, CONFIG, Gripper(), logger)
 
 
 def test_robtarget_is_the_flange_pose_in_mm_with_w_first():
@@ -44,8 +59,11 @@ def test_robtarget_is_the_flange_pose_in_mm_with_w_first():
 
 
 def test_rw6_digest_session_and_exact_request_sequence(server, controller):
-    logs = []
-    outcome = executor_for(server.url, log=logs.append).execute(PLAN, on_phase=logs.append)
+    logger = ListLogger()
+    logs = logger.lines
+    backend = executor_for(server.url, logger=logger)
+    assert isinstance(backend, Backend) and backend.name == "rws"
+    outcome = backend.execute(PLAN, on_phase=logs.append)
     assert outcome.success and outcome.cause == ""
     assert outcome.final_width == pytest.approx(0.035)
     assert outcome.phases == ["pre_grasp", "approach", "close", "lift", "transport", "release"]
@@ -85,7 +103,7 @@ def test_rw6_digest_session_and_exact_request_sequence(server, controller):
 
 def test_wrong_password_is_an_auth_error_without_the_password(server):
     settings = replace(executor_for(server.url).settings, rws_password="wrong-guess")
-    bad = RwsExecutor(RwsClient(settings), CONFIG)
+    bad = RwsBackend(settings, CONFIG, Gripper())
     with pytest.raises(RwsError, match="authentication failed") as info:
         bad.execute(PLAN)
     assert "wrong-guess" not in str(info.value) and PASSWORD not in str(info.value)
@@ -95,7 +113,7 @@ def test_credentials_come_from_the_environment(server, monkeypatch):
     monkeypatch.setenv("YUMI_RWS_PASSWORD", PASSWORD)
     settings = RwsSettings(rws_address=server.url, rws_poll_interval=0.001)
     assert "robotics" not in repr(settings) and PASSWORD not in repr(settings)
-    assert RwsExecutor(RwsClient(settings), CONFIG).execute(PLAN).success
+    assert RwsBackend(settings, CONFIG, Gripper()).execute(PLAN).success
 
 
 def test_rapid_not_running_is_refused_or_started(server, controller):
@@ -154,6 +172,19 @@ def test_a_stopped_program_is_reported_while_waiting(server, controller, monkeyp
         executor.execute(PLAN)
 
 
+def test_cancel_while_the_controller_does_not_answer_is_canceled_at_once(server, controller):
+    # Issue 16 fault 5: a stalled request used to run into its timeout and end the goal as a robot error.
+    executor = executor_for(server.url, rws_timeout=3.0)
+    controller.stall = 2.5
+    canceled_at = time.monotonic() + 0.3
+    outcome = executor.execute(PLAN, should_cancel=lambda: time.monotonic() > canceled_at)
+    assert outcome.cause == "canceled" and not outcome.success
+    assert outcome.message == "canceled during the readiness check while the controller had not answered"
+    assert time.monotonic() - canceled_at < 0.5
+    controller.stall = 0.0
+    assert executor.execute(PLAN).success  # the abandoned request does not block the next goal
+
+
 def test_connection_loss_is_a_clear_error(server):
     executor = executor_for(server.url, rws_timeout=0.5)
     server.stop()
@@ -167,6 +198,29 @@ def test_connection_loss_is_a_clear_error(server):
 def test_bad_addresses_are_rejected(address):
     with pytest.raises(ValueError, match="rws_address"):
         RwsSettings(rws_address=address)
+
+
+def test_robotware_7_over_plain_http_is_refused_unless_allowed_then_warned_once():
+    # Issue 16 fault 4: RobotWare 7's Basic credentials went over http:// in clear, with no refusal or warning.
+    with pytest.raises(ValueError, match=r"http:// sends in clear .* set rws_allow_insecure_http: true"):
+        RwsSettings(rws_address="http://192.168.125.1", rws_robotware=7)
+    RwsSettings(rws_address="http://192.168.125.1", rws_robotware=6)  # digest: the password never travels
+    server = FakeRwsServer(FakeController(robotware=7, password=PASSWORD))
+    try:
+        logger = ListLogger()
+        backend = executor_for(server.url, robotware=7, logger=logger, rws_allow_insecure_http=True)
+        assert backend.execute(PLAN).success
+        warnings = [line for line in logger.lines if line.startswith("warning: rws_allow_insecure_http")]
+        assert len(warnings) == 1 and "password goes in clear" in warnings[0] and PASSWORD not in warnings[0]
+        assert len([line for line in logger.lines if "in clear" in line]) == 1  # once, not per request
+    finally:
+        server.stop()
+
+
+def test_an_authentication_scheme_of_the_other_robotware_is_a_clear_error(server):
+    with pytest.raises(RwsError, match="asks for Digest authentication: is rws_robotware right"):
+        executor_for(server.url, robotware=7,
+                     rws_allow_insecure_http=True).execute(PLAN)
 
 
 @pytest.fixture(scope="module")

@@ -60,8 +60,6 @@ class MotionConfig:
     approach_distance: float = setting(0.10, "Pre-grasp offset back along the approach axis")
     lift_height: float = setting(0.15, "Straight-up lift after closing")
     drop_position: tuple = setting((0.30, -0.20, 0.20), "Where the object is transported, shaken and released")
-    gripper_min_width: float = setting(0.0, "Smallest jaw opening of the gripper")
-    gripper_max_width: float = setting(0.05, "Largest jaw opening (YuMi smart gripper: 50 mm stroke)")
     open_fully: bool = setting(
         True,
         "Open the jaws to their full stroke before the approach: the opening Dex-Net's collision labels assume "
@@ -102,8 +100,6 @@ class MotionConfig:
             _check_vector(name, getattr(self, name), 4)
         if not np.all(np.less(self.workspace_min, self.workspace_max)):
             raise ValueError(f"workspace_min {self.workspace_min} must be below workspace_max {self.workspace_max}")
-        if not 0 <= self.gripper_min_width < self.gripper_max_width:
-            raise ValueError("gripper range must satisfy 0 <= gripper_min_width < gripper_max_width")
         for name in (
             "approach_speed",
             "lift_speed",
@@ -255,14 +251,17 @@ def check_quality(q_value: float, min_q: float, allow_low_q: bool) -> str | None
     return None
 
 
-def check_jaw_width(width: float, config: MotionConfig) -> str | None:
-    if width > config.gripper_max_width:
+def check_jaw_width(width: float, gripper: Gripper) -> str | None:
+    if width > gripper.max_width:
         return (
             f"grasp width {width * 1000:.1f} mm exceeds the gripper's largest opening "
-            f"{config.gripper_max_width * 1000:.1f} mm"
+            f"{gripper.max_width * 1000:.1f} mm ({gripper.name})"
         )
-    if width < config.gripper_min_width:
-        return f"grasp width {width * 1000:.1f} mm is below the gripper's smallest opening"
+    if width < gripper.min_width:
+        return (
+            f"grasp width {width * 1000:.1f} mm is below the gripper's smallest opening "
+            f"{gripper.min_width * 1000:.1f} mm ({gripper.name})"
+        )
     return None
 
 
@@ -344,7 +343,9 @@ def check_input(camera_grasp: np.ndarray, width: float, q_value: float, arm: str
     return problems
 
 
-def build_waypoints(grasp_pose: np.ndarray, open_width: float, config: MotionConfig) -> list[Waypoint]:
+def build_waypoints(
+    grasp_pose: np.ndarray, open_width: float, config: MotionConfig, release_width: float
+) -> list[Waypoint]:
     approach_axis = grasp_pose[:3, 2]
     pre = grasp_pose.copy()
     pre[:3, 3] -= config.approach_distance * approach_axis
@@ -367,7 +368,7 @@ def build_waypoints(grasp_pose: np.ndarray, open_width: float, config: MotionCon
         waypoints.append(Waypoint("transport", f"shake_{k + 1}", shake, config.shake_speed))
     if config.shake_cycles:
         waypoints.append(Waypoint("transport", "shake_end", drop, config.shake_speed))
-    waypoints.append(Waypoint("release", "release", drop, config.transport_speed, "open", config.gripper_max_width))
+    waypoints.append(Waypoint("release", "release", drop, config.transport_speed, "open", release_width))
     return waypoints
 
 
@@ -383,6 +384,8 @@ def plan_grasp_motion(
     """Waypoints for a grasp given as a TCP pose in the camera optical frame; raises GraspRefusedError.
 
     An empty `arm` means the configured default arm, or the other arm when only that one can reach the grasp.
+    `gripper` (default: the YuMi smart gripper) sets the jaw stroke and the finger boxes the table clearance is
+    checked with: pass the gripper the robot carries, the one the planner sampled with.
     """
     chosen_by_caller = bool(arm)
     arm = arm or config.default_arm
@@ -397,10 +400,10 @@ def plan_grasp_motion(
     base_grasp = level_grasp(camera_axis_grasp) if config.vertical_approach else camera_axis_grasp
     reference = Rotation.from_quat(config.wrist_reference_xyzw).as_matrix()
     base_grasp[:3, :3] = short_way_rotation(base_grasp[:3, :3], reference)
-    open_width = config.gripper_max_width
+    open_width = gripper.max_width
     if not config.open_fully:
-        open_width = float(min(width + 2 * config.jaw_clearance, config.gripper_max_width))
-    waypoints = build_waypoints(base_grasp, open_width, config)
+        open_width = float(min(width + 2 * config.jaw_clearance, gripper.max_width))
+    waypoints = build_waypoints(base_grasp, open_width, config, gripper.max_width)
     reach = [check_reach(waypoints, arm, config)]
     if reach[0] and not chosen_by_caller:  # the other arm takes over, or its reason is reported too
         other = ARMS[1 - ARMS.index(arm)]
@@ -411,7 +414,7 @@ def plan_grasp_motion(
         reason
         for reason in (
             check_quality(q_value, config.min_q, config.allow_low_q),
-            check_jaw_width(width, config),
+            check_jaw_width(width, gripper),
             check_approach(camera_axis_grasp, config),  # a wrong extrinsic shows as a tilted camera axis
             check_workspace(waypoints, config),
             check_table_clearance(waypoints, open_width, config, gripper),

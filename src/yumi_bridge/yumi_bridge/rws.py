@@ -1,4 +1,4 @@
-"""Robot Web Services (RWS) client that executes grasp motion plans on an ABB YuMi through a RAPID module.
+"""The `rws` backend: executes grasp motion plans on an ABB YuMi through Robot Web Services and a RAPID module.
 
 The RAPID side is `config/rapid/DexnetGrasp.mod`, loaded into each arm's motion task and running its `main`
 loop. For every waypoint the client writes the flange target (`rTarget`, a robtarget in mm and a [w, x, y, z]
@@ -15,9 +15,13 @@ Protocols (ABB Application Manual "Robot Web Services", RWS 1.0 for RobotWare 6 
   RAPID mastership implicitly.
 - RobotWare 7 (OmniCore): HTTPS (self-signed certificate by default), basic authentication,
   `GET/POST /rw/rapid/symbol/RAPID/{task}/{module}/{symbol}/data[?mastership=implicit]` with `;v=2.0` media types.
+  Basic authentication sends the password with every request, so RobotWare 7 over plain `http://` is refused
+  unless `rws_allow_insecure_http` is set (then it warns once).
 Session cookies are kept (controllers allow only a few dozen sessions, so one is reused, and released with
 `GET /logout` by `close()`). Credentials come from parameters or the environment (YUMI_RWS_USER,
 YUMI_RWS_PASSWORD), fall back to ABB's factory "Default User"/"robotics", and never appear in logs or errors.
+Every request runs on a worker thread and is waited for in short slices, so a cancel ends the goal at once even
+while the controller does not answer (the request is abandoned; a RAPID move already started still finishes).
 
 What could NOT be verified without a robot (tested only against a local fake server that follows the manual):
 - the exact XHTML the controllers return (parsed leniently: any element with class="value" etc.), and whether
@@ -31,6 +35,7 @@ What could NOT be verified without a robot (tested only against a local fake ser
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import http.client
 import http.cookiejar
@@ -41,12 +46,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from yumi_bridge.frames import pose_parts
+from gqcnn_core.gripper import Gripper
+from gqcnn_core.paths import DEFAULT_EXTRINSICS_FILE
+from yumi_bridge.backend import Logger, RobotError
+from yumi_bridge.frames import CameraExtrinsics, load_extrinsics, pose_parts
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, Waypoint, setting
 
 FACTORY_USER = "Default User"
@@ -54,10 +63,23 @@ FACTORY_PASSWORD = "robotics"
 GRIPPER_NONE, GRIPPER_OPEN, GRIPPER_CLOSE = 0, 1, 2  # nGripperCmd values in DexnetGrasp.mod
 STATE_CHECK_INTERVAL = 1.0  # s between RAPID execution state checks while a waypoint runs
 FORM_SAFE = '[],.-+:"'  # RAPID brackets, commas and quotes stay literal in form bodies, as ABB's own clients send
+CANCEL_POLL = 0.05  # s between cancel checks while a request is in flight
+
+
+class _SilentLogger:
+    def info(self, message: str) -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        pass
 
 
 @dataclass(frozen=True)
 class RwsSettings:
+    """Settings of the rws backend (ROS parameters of the execute_grasp node with the same names)."""
+
+    extrinsics_file: str = setting("", "Camera extrinsics YAML (camera pose in the base frame); empty: the shipped "
+                                   "config/camera_extrinsics.yaml (uncalibrated: every goal is refused)")
     rws_address: str = setting("http://192.168.125.1", "Controller URL (YuMi service port: http://192.168.125.1)")
     rws_robotware: int = setting(6, "RobotWare major version: 6 (HTTP, digest auth) or 7 (HTTPS, basic auth)")
     rws_user: str = setting("", "RWS user; empty: $YUMI_RWS_USER, else ABB's factory 'Default User'")
@@ -72,6 +94,9 @@ class RwsSettings:
     rws_task_right: str = setting("T_ROB_R", "RAPID task of the right arm")
     rws_start_rapid: bool = setting(False, "Start RAPID execution if it is stopped (else refuse with a message)")
     rws_held_min_width: float = setting(0.002, "Jaw opening below which the gripper holds nothing, m")
+    rws_allow_insecure_http: bool = setting(
+        False, "RobotWare 7 over http:// (Basic credentials in clear on every request): refused unless true"
+    )
 
     def __post_init__(self) -> None:
         if self.rws_robotware not in (6, 7):
@@ -81,17 +106,26 @@ class RwsSettings:
             raise ValueError(f"rws_address must look like http://host[:port] or https://host, got {self.rws_address!r}")
         if parts.username or parts.password:
             raise ValueError("rws_address must not contain credentials: use rws_user / rws_password")
+        if self.rws_robotware == 7 and parts.scheme == "http" and not self.rws_allow_insecure_http:
+            raise ValueError(
+                "RobotWare 7 authenticates with Basic credentials, which http:// sends in clear on every request: "
+                "use https:// (rws_ca_file to verify the controller) or set rws_allow_insecure_http: true"
+            )
         for name in ("rws_timeout", "rws_motion_timeout", "rws_poll_interval"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")
 
 
-class RwsError(RuntimeError):
+class RwsError(RobotError):
     """The controller refused a request, reported a RAPID error, or stopped; the message says which."""
 
 
 class RwsConnectionError(RwsError):
     """The controller could not be reached or stopped answering."""
+
+
+class RwsCanceledError(Exception):
+    """A request was abandoned because the goal was canceled (not a robot fault)."""
 
 
 def credentials(settings: RwsSettings) -> tuple[str, str]:
@@ -126,12 +160,19 @@ def robtarget_text(base_flange: np.ndarray) -> str:
 class RwsClient:
     """Minimal RWS session: read/write RAPID symbols, RAPID execution and controller state."""
 
-    def __init__(self, settings: RwsSettings, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: RwsSettings, logger: Logger | None = None) -> None:
         self.settings = settings
         self.base_url = settings.rws_address.rstrip("/")
-        self.log = log or (lambda message: None)
+        self.logger = logger or _SilentLogger()
         self._v2 = settings.rws_robotware == 7
         self._session_open = False
+        self._should_cancel: Callable[[], bool] = lambda: False
+        # Requests run there so that the caller can stop waiting (cancel); an abandoned one ends by its timeout.
+        self._workers: concurrent.futures.ThreadPoolExecutor | None = None
+        if self._v2 and self.base_url.startswith("http:"):
+            self.logger.warning(
+                f"rws_allow_insecure_http: the RWS password goes in clear to {self.base_url} with every request"
+            )
         user, password = credentials(settings)
         handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())]
         if self._v2:
@@ -151,15 +192,37 @@ class RwsClient:
             return ssl.create_default_context(cafile=self.settings.rws_ca_file)
         context = ssl.create_default_context()
         if not self.settings.rws_verify_tls:
-            self.log("TLS certificate verification is off (rws_verify_tls: false)")
+            self.logger.info("TLS certificate verification is off (rws_verify_tls: false)")
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         return context
 
     # ---- HTTP ----------------------------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def cancellable(self, should_cancel: Callable[[], bool]) -> Iterator[None]:
+        """Within the block, a request in flight raises RwsCanceledError as soon as `should_cancel()` is true."""
+        self._should_cancel = should_cancel
+        try:
+            yield
+        finally:
+            self._should_cancel = lambda: False
+
     def request(self, method: str, path: str, form: dict[str, str] | None = None) -> str:
-        """One request; returns the body. Raises RwsConnectionError or RwsError with the reason in words."""
+        """One request; returns the body. Raises RwsConnectionError or RwsError with the reason in words, and
+        RwsCanceledError when canceled (see `cancellable`) before the controller answered."""
+        if self._workers is None:
+            self._workers = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="rws")
+        future = self._workers.submit(self._request, method, path, form)
+        while True:
+            try:
+                return future.result(timeout=CANCEL_POLL)
+            except concurrent.futures.TimeoutError:
+                if self._should_cancel():
+                    future.cancel()
+                    raise RwsCanceledError(f"canceled while waiting for the controller ({method} {path})") from None
+
+    def _request(self, method: str, path: str, form: dict[str, str] | None) -> str:
         body = None
         headers = {"Accept": "application/xhtml+xml;v=2.0" if self._v2 else "application/xhtml+xml"}
         if form is not None:
@@ -175,6 +238,11 @@ class RwsClient:
         except urllib.error.HTTPError as err:
             detail = find_class_text(err.read().decode("utf-8", errors="replace"), "msg") or err.reason
             raise RwsError(f"{method} {path}: HTTP {err.code} {_http_hint(err.code)}{detail}") from None
+        except ValueError as err:  # urllib's auth handler meets a scheme it was not built for
+            raise RwsError(
+                f"{method} {path}: the controller asks for {_auth_scheme(err)} authentication: is rws_robotware "
+                f"right ({self.settings.rws_robotware})?"
+            ) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as err:  # OSError: timeouts, resets, TLS
             reason = getattr(err, "reason", err)
             raise RwsConnectionError(
@@ -231,6 +299,14 @@ class RwsClient:
             with contextlib.suppress(RwsError):
                 self.request("GET", "/logout")
             self._session_open = False
+        if self._workers is not None:
+            self._workers.shutdown(wait=False, cancel_futures=True)
+            self._workers = None
+
+
+def _auth_scheme(err: ValueError) -> str:
+    scheme = str(err).rpartition(":")[2].strip(" '\"")
+    return scheme or "another"
 
 
 def _http_hint(code: int) -> str:
@@ -242,14 +318,40 @@ def _http_hint(code: int) -> str:
     return hints.get(code, "")
 
 
-class RwsExecutor:
-    """Executes MotionPlans through RwsClient and DexnetGrasp.mod (one waypoint = one RAPID command)."""
+class RwsBackend:
+    """The `rws` Backend (backend.py): executes MotionPlans through RwsClient and DexnetGrasp.mod, one waypoint
+    per RAPID command, with the camera extrinsics of `extrinsics_file`."""
 
-    def __init__(self, client: RwsClient, config: MotionConfig) -> None:
-        self.client = client
+    name = "rws"
+    Settings = RwsSettings
+
+    def __init__(
+        self, settings: RwsSettings, config: MotionConfig, gripper: Gripper, logger: Logger | None = None
+    ) -> None:
+        self.settings = settings
         self.config = config
-        self.settings = client.settings
+        self.gripper = gripper
+        self.logger = logger or _SilentLogger()
         self.tool = config.tool_offset()
+        self.extrinsics = self._load_extrinsics()
+        self.client = RwsClient(settings, self.logger)
+
+    def _load_extrinsics(self) -> CameraExtrinsics:
+        path = Path(self.settings.extrinsics_file) if self.settings.extrinsics_file else DEFAULT_EXTRINSICS_FILE
+        try:
+            extrinsics = load_extrinsics(path)
+        except (OSError, ValueError) as err:
+            # Not fatal: every goal is refused with NOT_CALIBRATED and this reason.
+            self.logger.warning(f"no usable camera extrinsics: {err}")
+            return CameraExtrinsics(calibrated=False, source=str(err))
+        if not extrinsics.calibrated:
+            self.logger.warning(
+                f"camera extrinsics not calibrated ({extrinsics.source}): goals will be refused with NOT_CALIBRATED"
+            )
+        return extrinsics
+
+    def close(self) -> None:
+        self.client.close()
 
     def task(self, arm: str) -> str:
         return self.settings.rws_task_left if arm == "left" else self.settings.rws_task_right
@@ -265,7 +367,7 @@ class RwsExecutor:
                     "RAPID is not running: start DexnetGrasp's main in both arm tasks on the FlexPendant "
                     "(or set rws_start_rapid: true)"
                 )
-            self.client.log("starting RAPID execution")
+            self.logger.info("starting RAPID execution")
             self.client.start_rapid()
             if self.client.execution_state() != "running":
                 raise RwsError("RAPID did not start (check the FlexPendant for errors; AUTO mode is required)")
@@ -276,41 +378,50 @@ class RwsExecutor:
         on_phase: Callable[[str], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
     ) -> ExecutionOutcome:
-        """Run the plan waypoint by waypoint; a cancel takes effect between waypoints (a started RAPID move
-        always finishes: stopping RAPID mid-move would leave the program pointer inside the routine)."""
+        """Run the plan waypoint by waypoint. A cancel takes effect between waypoints, or at once while a request
+        waits for the controller; a started RAPID move always finishes (stopping RAPID mid-move would leave the
+        program pointer inside the routine)."""
         on_phase = on_phase or (lambda phase: None)
         should_cancel = should_cancel or (lambda: False)
         start = time.monotonic()
-        task = self.task(plan.arm)
-        self.check_ready()
-        command = int(self.client.read_number(task, "nDone"))
         phases: list[str] = []
         width = 0.0
 
         def outcome(success: bool, cause: str, message: str) -> ExecutionOutcome:
             return ExecutionOutcome(success, cause, message, width, time.monotonic() - start, phases)
 
-        for waypoint in plan.waypoints:
-            if should_cancel():
-                return outcome(False, "canceled", f"canceled before {waypoint.name}")
-            if not phases or phases[-1] != waypoint.phase:
-                phases.append(waypoint.phase)
-                on_phase(waypoint.phase)
-            if waypoint.phase == "release":
-                # Judge before letting go: the jaws must still be apart, i.e. something is between them.
-                width = self.client.read_number(task, "nGripperPos") / 1000.0
-                if width < self.settings.rws_held_min_width:
-                    return outcome(
-                        False,
-                        "slipped",
-                        f"the jaws closed to {width * 1000:.1f} mm during transport: the object was lost",
-                    )
-            command += 1
-            self.run_command(task, waypoint, command)
-            if waypoint.gripper == "close":
-                width = self.client.read_number(task, "nGripperPos") / 1000.0
-                if width < self.settings.rws_held_min_width:
-                    return outcome(False, "missed", f"the jaws closed to {width * 1000:.1f} mm: nothing grasped")
+        task = self.task(plan.arm)
+        step = "the readiness check"
+        try:
+            with self.client.cancellable(should_cancel):
+                self.check_ready()
+                command = int(self.client.read_number(task, "nDone"))
+                for waypoint in plan.waypoints:
+                    step = waypoint.name
+                    if should_cancel():
+                        return outcome(False, "canceled", f"canceled before {waypoint.name}")
+                    if not phases or phases[-1] != waypoint.phase:
+                        phases.append(waypoint.phase)
+                        on_phase(waypoint.phase)
+                    if waypoint.phase == "release":
+                        # Judge before letting go: the jaws must still be apart, i.e. something is between them.
+                        width = self.client.read_number(task, "nGripperPos") / 1000.0
+                        if width < self.settings.rws_held_min_width:
+                            return outcome(
+                                False,
+                                "slipped",
+                                f"the jaws closed to {width * 1000:.1f} mm during transport: the object was lost",
+                            )
+                    command += 1
+                    self.run_command(task, waypoint, command)
+                    if waypoint.gripper == "close":
+                        width = self.client.read_number(task, "nGripperPos") / 1000.0
+                        if width < self.settings.rws_held_min_width:
+                            return outcome(
+                                False, "missed", f"the jaws closed to {width * 1000:.1f} mm: nothing grasped"
+                            )
+        except RwsCanceledError:
+            return outcome(False, "canceled", f"canceled during {step} while the controller had not answered")
         return outcome(True, "", "")
 
     def run_command(self, task: str, waypoint: Waypoint, command: int) -> None:
