@@ -8,8 +8,9 @@ import pytest
 import trimesh
 from yumi_scenes import BASE_AS_CAMERA, BOX, grasp_across_short_side, standing_box_pose, top_down_grasp
 
+from yumi_bridge.coacd_cache import convex_parts
 from yumi_bridge.motion import GraspRefusedError, MotionConfig, plan_grasp_motion
-from yumi_bridge.sim import GraspSimulator, SimSettings, box_mesh, convex_parts, load_sim_mesh
+from yumi_bridge.sim import GraspSimulator, SimSettings, box_mesh, load_sim_mesh
 
 CONFIG = MotionConfig()
 
@@ -155,17 +156,17 @@ def l_shape() -> trimesh.Trimesh:
 
 def test_concave_objects_are_decomposed_once_and_cached(tmp_path):
     mesh = l_shape()
-    settings = SimSettings(sim_cache_dir=str(tmp_path))
-    parts = convex_parts(mesh, settings)
+    settings = SimSettings(sim_cache_dir=str(tmp_path))  # the sim finds the same cache
+    parts = convex_parts(mesh, cache_dir=tmp_path)
     assert len(parts) >= 2  # not the convex hull, which would fill the L's inner corner
     assert len(list(tmp_path.glob("*.npz"))) == 1
     start = time.perf_counter()
-    cached = convex_parts(mesh, settings)
+    cached = convex_parts(mesh, cache_dir=tmp_path)
     assert time.perf_counter() - start < 0.1
     assert all(np.array_equal(a, b) for a, b in zip(parts, cached, strict=True))
     hull_volume = sum(trimesh.convex.convex_hull(p).volume for p in parts)
     assert hull_volume == pytest.approx(mesh.volume, rel=0.1)
-    assert len(convex_parts(box_mesh(), settings)) == 1  # convex: no CoACD run, no cache entry
+    assert len(convex_parts(box_mesh(), cache_dir=tmp_path)) == 1  # convex: no CoACD run, no cache entry
     assert len(list(tmp_path.glob("*.npz"))) == 1
 
     sim = GraspSimulator(mesh, settings=settings)  # the physics uses the parts: the L lies flat, 30 mm high
