@@ -1,0 +1,299 @@
+"""Heaps for bin clearing: several objects dropped into a square area on the table, picked one at a time.
+
+    sim = HeapSimulator(meshes, config, preset_settings("paper"), gripper)
+    scene = sim.drop(seed)                       # objects settled in the area, depth + ground-truth labels
+    while scene.objects:
+        grasp = plan(scene.sensed(sim.settings.sim_sensor, rng), ...)   # any planner, in scene.depth's image
+        outcome = sim.run_grasp(grasp)            # which object was held, or why not; picks-per-hour time
+        scene = sim.scene                         # re-rendered: the held object is gone, the rest where they lie
+
+A heap is built the way objects are poured into a bin: one object at a time, in a random orientation, released
+1 cm above the current top of the heap at a random point of the area (shrunk by the object's own radius) and
+given up to a second to come to rest before the next one; then the whole heap settles. Objects that roll out of
+the area are dropped again nearer the centre (twice at most) and otherwise left out of the heap
+(`HeapScene.objects` lists those in it). The camera (Dex-Net 2.0 distribution, aimed at the area's centre), the
+registration error and the physical conditions (sim_settings.draw_conditions: one density per object, one finger
+friction per heap) come from the heap's seed, so the same seed gives the same heap and the same outcomes.
+
+After each attempt the gripper leaves, a held object (carried to the drop pose, outside the area, and released
+there) is removed from the scene, the others settle where the attempt left them, and any object that ended up
+outside the area (knocked or dropped out) is removed too and reported in `HeapOutcome.fell_out`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import trimesh
+from scipy.spatial.transform import Rotation
+
+from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.grasp import Grasp2D
+from gqcnn_core.gripper import Gripper
+from gqcnn_core.render import ObjectRenderer, pixel_rays, sample_camera_pose
+from yumi_bridge.coacd_cache import convex_parts
+from yumi_bridge.frames import CameraExtrinsics, pose_matrix
+from yumi_bridge.mjcf import object_body
+from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, plan_grasp_motion
+from yumi_bridge.sim_settings import SimSettings, draw_conditions, registration_error, sensed_depth
+from yumi_bridge.trial import Trial
+from yumi_bridge.world import World
+
+AREA_SIZE = 0.30  # side of the square area objects are dropped into, m
+REDROPS = 2  # times an object that rolled out of the area is dropped again while the heap is built
+
+
+@dataclass(frozen=True)
+class HeapScene:
+    """The heap as it lies now and what the camera sees of it. World frame = YuMi base frame."""
+
+    seed: int
+    world_camera: np.ndarray  # 4x4 pose of the camera optical frame (the same for the whole heap)
+    camera: CameraIntrinsics
+    depth: np.ndarray  # float32 metres, NaN where nothing is hit (ideal; see `sensed`)
+    labels: np.ndarray  # int32, same shape: k + 1 where object k is the first hit, 0 for the table (or nothing)
+    world_objects: dict[int, np.ndarray]  # object index -> 4x4 pose of its mesh frame, for objects in the heap
+    registration_error: np.ndarray  # camera frame, 4x4
+    finger_friction: float
+    object_densities: tuple[float, ...]  # kg/m^3, one per object (all objects, also removed ones)
+    attempts: int = 0  # grasp attempts made on this heap so far
+    removed: tuple[int, ...] = field(default=())  # objects taken out so far (picked or fallen out), in order
+
+    @property
+    def objects(self) -> list[int]:
+        """Indices of the objects still in the heap."""
+        return sorted(self.world_objects)
+
+    def extrinsics(self) -> CameraExtrinsics:
+        """The camera pose the robot believes (true pose times the registration error), for motion planning."""
+        believed = self.world_camera @ self.registration_error
+        return CameraExtrinsics(believed, True, "world", self.camera.frame_id, "simulated camera")
+
+    def grasp_pose(self, grasp: Grasp2D) -> np.ndarray:
+        """Pose (camera optical frame) of a grasp planned in this scene's depth image."""
+        return pose_matrix(*grasp.pose(self.camera))
+
+    def sensed(self, sensor: str, rng: np.random.Generator) -> np.ndarray:
+        """The depth image as the sensor model `sensor` gives it (0: no return); see sim_settings.sensed_depth."""
+        return sensed_depth(self.depth, self.camera, sensor, rng)
+
+    def object_at(self, grasp: Grasp2D) -> int | None:
+        """The object a grasp in this image aims at: the most frequent label on the segment between its jaw
+        pixels (the centre pixel may fall between two objects); None if the segment sees only the table."""
+        p1, p2 = grasp.endpoints_px(self.camera)
+        points = np.linspace(p1, p2, 21)
+        u = np.clip(np.round(points[:, 0]).astype(int), 0, self.camera.width - 1)
+        v = np.clip(np.round(points[:, 1]).astype(int), 0, self.camera.height - 1)
+        counts = Counter(int(label) for label in self.labels[v, u] if label > 0)
+        return counts.most_common(1)[0][0] - 1 if counts else None
+
+
+@dataclass(frozen=True)
+class HeapOutcome:
+    """One grasp attempt on the heap."""
+
+    success: bool  # an object was held through lift, transport and shake
+    cause: str  # "" on success; "collision" (the table or the target), "collision_neighbour" (another object),
+    # "missed", "slipped", "dropped_while_shaking", "canceled"
+    message: str
+    held_object: int | None  # the object carried out (removed from the heap), on success
+    target_object: int | None  # the object the grasp aimed at (HeapScene.object_at), if known
+    collided_object: int | None  # the object pushed too hard on the way down (cause collision*), if any
+    fell_out: tuple[int, ...]  # other objects that ended outside the area and were removed
+    motion_time: float  # simulated seconds of the robot's cycle: drop pose -> pre-grasp, the attempt, back to
+    # the drop pose (at the executor's speeds): add planning time for picks per hour
+    execution: ExecutionOutcome  # the trial as the single-object simulator reports it
+
+
+def render_heap(
+    renderers: dict[int, ObjectRenderer], poses: dict[int, np.ndarray], world_camera: np.ndarray, table_z: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Depth (float32 m, NaN: no hit) and labels (int32, k + 1 for object k, 0 table) of objects `poses` (world
+    frame, mesh frames) on the table plane z = table_z, one ObjectRenderer per object: each casts only the rays
+    through its own bounding box, and the nearest hit wins."""
+    shift = np.eye(4)
+    shift[2, 3] = -table_z  # ObjectRenderer's table is z = 0
+    camera_pose = shift @ world_camera
+    any_renderer = next(iter(renderers.values()))
+    rays_z = pixel_rays(any_renderer.camera) @ camera_pose[2, :3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table = (-camera_pose[2, 3] / rays_z).astype(np.float32)
+    table[~(table > 0)] = np.nan
+    depth = table.copy()
+    labels = np.zeros(depth.shape, dtype=np.int32)
+    for k, pose in poses.items():
+        rendered = renderers[k].render(camera_pose, shift @ pose)
+        nearer = (rendered < table) & ~(depth <= rendered)  # an object hit, nearer than anything so far
+        depth[nearer] = rendered[nearer]
+        labels[nearer] = k + 1
+    return depth, labels
+
+
+class HeapSimulator:
+    """N objects (meshes in their own frames) heaped in a square area around `sim_table_center`, and the gripper;
+    see the module docstring."""
+
+    def __init__(
+        self,
+        meshes: list[trimesh.Trimesh],
+        config: MotionConfig = MotionConfig(),
+        settings: SimSettings = SimSettings(),
+        gripper: Gripper | None = None,
+        camera: CameraIntrinsics | None = None,
+        area_size: float = AREA_SIZE,
+    ) -> None:
+        if not meshes:
+            raise ValueError("a heap needs at least one mesh")
+        self.meshes = list(meshes)
+        self.config = config
+        self.settings = settings
+        self.gripper = gripper or Gripper()
+        self.camera = camera or CameraIntrinsics.primesense()
+        self.area_size = float(area_size)
+        self.center = np.asarray(settings.sim_table_center, dtype=float)
+        cache = (settings.sim_coacd_threshold, settings.sim_coacd_max_parts, settings.sim_cache_dir)
+        bodies = [
+            object_body(f"object{k}", mesh, convex_parts(mesh, *cache), settings.sim_object_density)
+            for k, mesh in enumerate(self.meshes)
+        ]
+        self.world = World(bodies, config, settings, self.gripper)
+        self._renderers = {k: ObjectRenderer(mesh, self.camera) for k, mesh in enumerate(self.meshes)}
+        self._state = None
+        self._scene: HeapScene | None = None
+
+    @property
+    def scene(self) -> HeapScene:
+        """The heap as it lies now (after the last attempt)."""
+        if self._scene is None:
+            raise RuntimeError("no heap yet: call drop(seed) first")
+        return self._scene
+
+    def in_area(self, k: int) -> bool:
+        """Whether object k's mesh origin lies inside the area."""
+        offset = self.world.object_pose(k)[:2, 3] - self.center
+        return bool(np.all(np.abs(offset) <= self.area_size / 2))
+
+    # ---- building a heap -----------------------------------------------------------------------------------------
+
+    def drop(self, seed: int) -> HeapScene:
+        """Pour all objects into the area (module docstring), settle them and render the scene."""
+        world = self.world
+        conditions = draw_conditions(self.settings, seed, len(self.meshes))
+        world.set_conditions(conditions.finger_friction, conditions.object_densities, self.settings.sim_object_density)
+        world.reset()
+        world.park_gripper(tuple(self.center))
+        for k in range(len(self.meshes)):  # all out of the scene until poured in
+            self._remove(k)
+        rng = np.random.default_rng(seed)
+        for k in range(len(self.meshes)):
+            self._drop_one(k, rng)
+        heap = list(range(len(self.meshes)))
+        world.settle(heap, 3.0)
+        for _ in range(REDROPS):
+            outside = [k for k in heap if not self.in_area(k)]
+            if not outside:
+                break
+            for k in outside:
+                self._remove(k)
+            for k in outside:
+                self._drop_one(k, rng, spread=0.5)
+            world.settle(heap, 3.0)
+        for k in heap:
+            if not self.in_area(k):
+                self._remove(k)
+        world_camera = sample_camera_pose(rng)
+        world_camera[:2, 3] += self.center
+        world_camera[2, 3] += self.config.table_z
+        error = registration_error(np.random.default_rng([seed, 1]), *self.settings.sim_registration_error)
+        self._state = world.get_state()
+        self._scene = self._render(seed, world_camera, error, conditions.finger_friction,
+                                   conditions.object_densities, attempts=0, removed=tuple(sorted(world.removed)))
+        return self._scene
+
+    def _drop_one(self, k: int, rng: np.random.Generator, spread: float = 1.0) -> None:
+        """Release object k in a random orientation 1 cm above the heap's top and let it come to rest (<= 1 s);
+        `spread` < 1 keeps it nearer the centre (objects that rolled out once)."""
+        world = self.world
+        rotation = Rotation.from_quat(rng.normal(size=4)).as_matrix()  # normalised: uniform over rotations
+        vertices = self.meshes[k].vertices @ rotation.T
+        radius = float(np.linalg.norm(vertices[:, :2], axis=1).max())
+        reach = spread * max(self.area_size / 2 - radius, 0.0)
+        pose = np.eye(4)
+        pose[:3, :3] = rotation
+        pose[:2, 3] = self.center + rng.uniform(-reach, reach, size=2)
+        pose[2, 3] = self._heap_top() - float(vertices[:, 2].min()) + 0.01
+        world.add_object(k, pose)
+        world.settle([k], 1.0)
+
+    def _heap_top(self) -> float:
+        """Height of the highest point of the objects already dropped (the table if none), from their poses."""
+        world, top = self.world, self.config.table_z
+        for k, mesh in enumerate(self.meshes):
+            if k not in world.removed:
+                pose = world.object_pose(k)
+                top = max(top, float((mesh.vertices @ pose[:3, :3].T)[:, 2].max() + pose[2, 3]))
+        return top
+
+    def _remove(self, k: int) -> None:
+        self.world.remove_object(k, np.array([10.0 + k, 10.0, 1.0]))  # far from everything, floating
+
+    def _render(self, seed, world_camera, error, friction, densities, attempts, removed) -> HeapScene:
+        poses = {k: self.world.object_pose(k) for k in range(len(self.meshes)) if k not in self.world.removed}
+        depth, labels = render_heap(self._renderers, poses, world_camera, self.config.table_z)
+        return HeapScene(seed, world_camera, self.camera, depth, labels, poses, error, friction, densities,
+                         attempts, removed)
+
+    # ---- attempts ------------------------------------------------------------------------------------------------
+
+    def run_grasp(self, grasp: Grasp2D, q_value: float = 1.0, arm: str = "") -> HeapOutcome:
+        """Plan (with the safety checks) and execute a grasp found in the current scene's image; raises
+        GraspRefusedError when the plan is refused (nothing moves then)."""
+        scene = self.scene
+        plan = plan_grasp_motion(
+            scene.grasp_pose(grasp), grasp.width, q_value, arm, self.config, scene.extrinsics(), self.gripper
+        )
+        return self.execute(plan, scene.object_at(grasp))
+
+    def execute(
+        self,
+        plan: MotionPlan,
+        target: int | None = None,
+        on_phase: Callable[[str], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> HeapOutcome:
+        """Execute a motion plan on the current heap, then update the heap (module docstring)."""
+        scene, world = self.scene, self.world
+        world.set_state(self._state)
+        result = Trial(world, on_phase, should_cancel).run(plan)
+        outcome = result.outcome
+        end_position = world.hand_position()
+        if result.held_object is not None:
+            self._remove(result.held_object)
+        world.park_gripper(tuple(self.center))
+        remaining = [k for k in range(len(self.meshes)) if k not in world.removed]
+        world.settle(remaining, 3.0)
+        fell_out = tuple(k for k in remaining if not self.in_area(k))
+        for k in fell_out:
+            self._remove(k)
+        self._state = world.get_state()
+        newly_removed = tuple(k for k in sorted(world.removed) if k not in scene.removed)
+        removed = scene.removed + tuple(k for k in newly_removed if k == result.held_object)
+        removed += tuple(k for k in newly_removed if k != result.held_object)
+        self._scene = self._render(scene.seed, scene.world_camera, scene.registration_error, scene.finger_friction,
+                                   scene.object_densities, scene.attempts + 1, removed)
+        cause = outcome.cause
+        if cause == "collision" and result.collided_object is not None and result.collided_object != target:
+            cause = "collision_neighbour"
+        return HeapOutcome(outcome.success, cause, outcome.message, result.held_object, target,
+                           result.collided_object, fell_out, self._cycle_time(plan, outcome, end_position), outcome)
+
+    def _cycle_time(self, plan: MotionPlan, outcome: ExecutionOutcome, end_position: np.ndarray) -> float:
+        """The attempt's simulated time plus the free moves at transport speed from the drop pose to the
+        pre-grasp and, unless the attempt ended there, from where it ended back to the drop pose."""
+        drop = np.asarray(self.config.drop_position, dtype=float)
+        to_start = np.linalg.norm(plan.waypoints[0].pose[:3, 3] - drop)
+        back = 0.0 if outcome.success else np.linalg.norm(end_position - drop)
+        return float(outcome.duration + (to_start + back) / self.config.transport_speed)
