@@ -53,7 +53,7 @@ if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$stamp_deps" ]; then
     # The wheels' CMake exports name the Python and numpy include dirs of the machine that built them.
     pyinc=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
     npinc=$("$VENV/bin/python" -c "import numpy; print(numpy.get_include())")
-    grep -rl --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" | xargs -r sed -i \
+    { grep -rl --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" || true; } | xargs -r sed -i \
       -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$npinc#g" \
       -e "s#/opt/python/cp311-cp311/include/python3.11#$pyinc#g"
   fi
