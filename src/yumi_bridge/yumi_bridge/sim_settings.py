@@ -5,12 +5,11 @@ Presets name whole protocols so benchmarks can take `--preset`:
   400 kg/m^3, an ideal depth camera plus 1 mm Gaussian noise.
 - `paper`: the conditions the Dex-Net 2.0 labels assume: finger friction drawn per scene from the labels'
   distribution N(0.5, 0.1) clipped to [0.2, 0.9], object density drawn per scene (per object in a heap) from
-  U(200, 1200) kg/m^3, and the dataset's structured-light sensor model where gqcnn_core has one.
+  U(200, 1200) kg/m^3, and the dataset's structured-light sensor model (gqcnn_core.sensor).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,11 +18,12 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.sensor import SENSOR_PRESETS, apply_sensor
 from yumi_bridge.motion import setting
 
-# Sensors the sim implements itself; gqcnn_core.sensor (the dataset's sensor model) adds its presets when present.
-OWN_SENSORS = ("ideal", "gaussian_1mm")
-DEFAULT_SENSOR = "gaussian_1mm"
+# The sensor the single-object benchmark was first run with, beside the dataset's sensor models.
+GAUSSIAN_1MM = "gaussian_1mm"
+SENSORS = (GAUSSIAN_1MM, *SENSOR_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ class SimSettings:
         "(0, 0): fixed sim_object_density",
     )
     sim_sensor: str = setting(
-        DEFAULT_SENSOR,
-        "Depth sensor model applied to the rendered image by sensed_depth: ideal, gaussian_1mm (1 mm noise per "
-        "pixel), or a gqcnn_core.sensor preset (structured_light, active_stereo) where installed",
+        GAUSSIAN_1MM,
+        f"Depth sensor model applied to the rendered image (sensed_depth): {', '.join(SENSORS)}; gaussian_1mm is "
+        "an ideal camera plus 1 mm noise per pixel, the others are gqcnn_core.sensor presets as in the dataset",
     )
     sim_gripper_speed: float = setting(0.05, "Jaw opening speed while closing, m/s")
     sim_collision_force: float = setting(5.0, "Gripper-object contact force on the way down that counts as a collision")
@@ -78,8 +78,8 @@ class SimSettings:
             raise ValueError(f"sim_object_density_range must be (0, 0) or 0 < low <= high, got {(low, high)}")
         if not self.sim_object_density > 0:
             raise ValueError(f"sim_object_density must be positive, got {self.sim_object_density}")
-        if self.sim_sensor not in available_sensors():
-            raise ValueError(f"sim_sensor must be one of {', '.join(available_sensors())}, got {self.sim_sensor!r}")
+        if self.sim_sensor not in SENSORS:
+            raise ValueError(f"sim_sensor must be one of {', '.join(SENSORS)}, got {self.sim_sensor!r}")
 
 
 def _pair(name: str, value: Any) -> tuple[float, float]:
@@ -88,23 +88,7 @@ def _pair(name: str, value: Any) -> tuple[float, float]:
     return float(value[0]), float(value[1])
 
 
-def _sensor_module() -> Any | None:
-    if importlib.util.find_spec("gqcnn_core.sensor") is None:
-        return None
-    return importlib.import_module("gqcnn_core.sensor")
-
-
-def available_sensors() -> tuple[str, ...]:
-    module = _sensor_module()
-    extra = tuple(getattr(module, "PRESETS", ())) if module is not None else ()
-    return OWN_SENSORS + tuple(name for name in extra if name not in OWN_SENSORS)
-
-
-def _paper_sensor() -> str:
-    return "structured_light" if "structured_light" in available_sensors() else DEFAULT_SENSOR
-
-
-# Preset name -> SimSettings overrides; a callable value is evaluated when the preset is used.
+# Preset name -> SimSettings overrides.
 PRESETS: dict[str, dict[str, Any]] = {
     "easy": {},
     "paper": {
@@ -112,7 +96,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sim_finger_friction_std": 0.1,
         "sim_finger_friction_range": (0.2, 0.9),
         "sim_object_density_range": (200.0, 1200.0),
-        "sim_sensor": _paper_sensor,
+        "sim_sensor": "structured_light",
     },
 }
 
@@ -123,8 +107,7 @@ def preset_settings(name: str, **overrides: Any) -> SimSettings:
     Raises ValueError naming the presets for an unknown name, or the bad value."""
     if name not in PRESETS:
         raise ValueError(f"unknown sim preset {name!r}: choose one of {', '.join(PRESETS)}")
-    values = {key: value() if callable(value) else value for key, value in PRESETS[name].items()}
-    return replace(SimSettings(), **{**values, **overrides})
+    return replace(SimSettings(), **{**PRESETS[name], **overrides})
 
 
 @dataclass(frozen=True)
@@ -160,17 +143,16 @@ def registration_error(rng: np.random.Generator, translation_sigma: float, rotat
 def sensed_depth(
     rendered: np.ndarray, camera: CameraIntrinsics, sensor: str, rng: np.random.Generator
 ) -> np.ndarray:
-    """The rendered depth (NaN: no hit) as the sensor gives it: float32 metres, 0 where there is no return.
+    """The rendered depth (NaN: no hit) as the sensor gives it: float32 metres, 0 where there is no return (the
+    planner's and perception's convention for missing pixels).
 
     `gaussian_1mm` is a calibrated structured-light camera at 0.7 m reduced to 1 mm of noise per pixel (the
-    single-object benchmark's first sensor); other names are gqcnn_core.sensor presets."""
-    if sensor in OWN_SENSORS:
-        noise = rng.normal(0.0, 0.001, rendered.shape) if sensor == "gaussian_1mm" else 0.0
-        depth = (np.nan_to_num(rendered, nan=0.0) + noise).astype(np.float32)
-    else:
-        module = _sensor_module()
-        if module is None or sensor not in available_sensors():
-            raise ValueError(f"unknown sensor {sensor!r}: choose one of {', '.join(available_sensors())}")
-        depth = np.nan_to_num(np.asarray(module.apply_sensor(rendered, camera, sensor, rng), np.float32), nan=0.0)
-    depth[~np.isfinite(rendered)] = 0.0
-    return depth
+    single-object benchmark's first sensor, kept for comparable results); the others are gqcnn_core.sensor presets
+    (shadows beside edges, grazing dropout, depth-dependent noise, quantisation)."""
+    if sensor == GAUSSIAN_1MM:
+        depth = (np.nan_to_num(rendered, nan=0.0) + rng.normal(0.0, 0.001, rendered.shape)).astype(np.float32)
+        depth[~np.isfinite(rendered)] = 0.0
+        return depth
+    if sensor not in SENSOR_PRESETS:
+        raise ValueError(f"unknown sensor {sensor!r}: choose one of {', '.join(SENSORS)}")
+    return np.nan_to_num(apply_sensor(rendered, camera, sensor, rng), nan=0.0)
