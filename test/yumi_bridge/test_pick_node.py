@@ -98,7 +98,7 @@ def test_pick_reports_the_planner_status_when_planning_fails(ros, box_file):
     assert outcome.message and outcome.execute_status is None
 
 
-def run_pick(*parameters: str) -> tuple[int, dict, float]:
+def run_pick(*parameters: str) -> tuple[int, dict, float, str]:
     # A domain of its own (1-100, never ours): servers of this process's earlier tests may linger until collected.
     env = dict(os.environ, ROS_DOMAIN_ID=str((int(os.environ["ROS_DOMAIN_ID"]) + 50) % 100 + 1))
     args = [arg for parameter in parameters for arg in ("-p", parameter)]
@@ -107,19 +107,22 @@ def run_pick(*parameters: str) -> tuple[int, dict, float]:
                           capture_output=True, text=True, timeout=60, env=env)
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, done.stdout + done.stderr
-    return done.returncode, json.loads(lines[0]), time.monotonic() - start
+    return done.returncode, json.loads(lines[0]), time.monotonic() - start, done.stderr
 
 
 def test_pick_without_servers_exits_1_with_one_readable_line():
-    returncode, outcome, seconds = run_pick("server_timeout:=1")  # an int where a float is declared: accepted
+    returncode, outcome, seconds, stderr = run_pick("server_timeout:=1.0")
     assert returncode == 1 and outcome["stage"] == "servers" and not outcome["success"]
     assert outcome["message"] == "no action server for plan_grasp, execute_grasp"
+    assert stderr.strip().splitlines()[-1] == "pick: servers: no action server for plan_grasp, execute_grasp"
+    assert "Traceback" not in stderr
     assert seconds < 10.0  # the --ros-args reached the node: the default would wait 2 x 10 s
 
 
 def test_pick_with_a_bad_parameter_exits_2_with_one_readable_line():
-    returncode, outcome, _ = run_pick("dry_run:=maybe")
-    assert returncode == 2 and outcome["stage"] == "parameters"
-    assert outcome["message"] == "parameter dry_run must be true or false, got 'maybe'"
-    returncode, outcome, _ = run_pick("execute_timeout:=-1.0")
-    assert returncode == 2 and outcome["message"] == "parameter execute_timeout must be > 0 s, got -1.0"
+    for parameter, reason in (("dry_run:=maybe", "expecting type 'BOOL'"), ("execute_timeout:=-1.0", "out of range"),
+                              ("policy:=best", "'best' is not one of")):
+        returncode, outcome, _, stderr = run_pick(parameter)
+        assert returncode == 2 and outcome["stage"] == "parameters" and reason in outcome["message"]
+        assert stderr.strip().splitlines()[-1].startswith("pick: parameters: invalid parameter: ")
+        assert "Traceback" not in stderr

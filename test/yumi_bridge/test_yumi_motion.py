@@ -1,6 +1,6 @@
 """Frames and motion planning: conversions, the short-way wrist, waypoints and every safety refusal."""
 
-from dataclasses import fields, replace
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +12,7 @@ from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
 from gqcnn_core.paths import DEFAULT_EXTRINSICS_FILE, WORKSPACE
+from gqcnn_planner.node_settings import make_settings, setting_fields
 from yumi_bridge.frames import (
     CameraExtrinsics,
     ToolOffset,
@@ -30,7 +31,6 @@ from yumi_bridge.motion import (
     camera_grasp_from_pose,
     load_parameters,
     plan_grasp_motion,
-    settings_from_parameters,
     short_way_angle,
     short_way_rotation,
 )
@@ -294,19 +294,24 @@ def test_shipped_parameter_file_matches_the_declared_parameters():
     from yumi_bridge.sim import SimSettings
 
     params = load_parameters(WORKSPACE / "config" / "yumi_bridge.yaml")
-    declared = {f.name for cls in settings_classes() for f in fields(cls)}
+    declared = {f.name for cls in settings_classes() for f in setting_fields(cls)}
     assert set(params) == declared  # nothing undocumented, no typos
-    config = settings_from_parameters(MotionConfig, params)
-    assert config == MotionConfig()  # the file documents the defaults
-    assert settings_from_parameters(RwsSettings, params) == RwsSettings()
-    assert settings_from_parameters(SimSettings, params) == SimSettings()
+
+    def from_file(cls):  # as the node reads them: strict types, ranges, choices
+        return make_settings(cls, {f.name: params[f.name] for f in setting_fields(cls)})
+
+    assert from_file(MotionConfig) == MotionConfig()  # the file documents the defaults
+    assert from_file(RwsSettings) == RwsSettings()
+    assert from_file(SimSettings) == SimSettings()
 
 
 def test_bad_configuration_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="default_arm must be 'left' or 'right'"):
         MotionConfig(default_arm="both")
     with pytest.raises(ValueError, match=r"workspace_min .* must be below workspace_max"):
-        settings_from_parameters(MotionConfig, {"workspace_min": [1, 1, 1], "workspace_max": [0, 0, 0]})
+        make_settings(MotionConfig, {"workspace_min": [1.0, 1.0, 1.0], "workspace_max": [0.0, 0.0, 0.0]})
+    with pytest.raises(ValueError, match=r"min_q: 1.5 is outside \[0.0, 1.0\]"):
+        make_settings(MotionConfig, {"min_q": 1.5})
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({"other_node": {"ros__parameters": {}}}))
     with pytest.raises(ValueError, match="no 'yumi_bridge: ros__parameters:' section"):

@@ -19,6 +19,7 @@ from yumi_scenes import NODE_BOX, grasp_across_short_side
 from dexnet_msgs.action import ExecuteGrasp
 from dexnet_msgs.msg import Grasp
 from gqcnn_core.paths import DEFAULT_GRIPPER_FILE
+from gqcnn_planner.node_settings import SettingsError
 from gqcnn_planner.ros_conversions import grasp_to_msg, image_to_depth
 from yumi_bridge.execute_grasp_node import ExecuteGraspNode
 
@@ -138,7 +139,7 @@ def test_the_gripper_file_sets_the_stroke_the_node_checks_and_the_backend_uses(r
 
 
 def test_a_bad_gripper_file_stops_the_node_with_the_reason(ros, tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"nowhere\.yaml"):
+    with pytest.raises(SettingsError, match=r"gripper_file: .*nowhere\.yaml"):
         ExecuteGraspNode(context=ros.context, parameter_overrides=[
             Parameter("gripper_file", value=str(tmp_path / "nowhere.yaml"))])
 
@@ -163,7 +164,8 @@ def test_cancel_during_the_approach(ros, box_file):
 def test_new_scene_drops_the_object_again(ros, box_file):
     node, client_node, _ = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3)
     assert "below this are refused" in node.describe_parameter("min_q").description
-    assert node.describe_parameter("rws_password").description  # every parameter says what it is
+    assert node.describe_parameter("sim_seed").description.endswith("[read-only]")  # every parameter says what
+    assert not node.has_parameter("rws_password")  # only the selected backend's parameters are declared
     before = node.backend.scene.world_object.copy()
     service = client_node.create_client(Trigger, "/yumi_bridge/sim/new_scene")
     assert service.wait_for_service(timeout_sec=10.0)
@@ -260,6 +262,27 @@ def test_rws_backend_with_a_missing_extrinsics_file_refuses_with_the_reason(ros,
     assert result.status == Result.NOT_CALIBRATED and "camera extrinsics file not found" in result.message
 
 
-def test_bad_backend_parameter_is_a_clear_start_up_error(ros):
-    with pytest.raises(ValueError, match="backend must be 'rws' or 'sim', got 'gazebo'"):
-        ExecuteGraspNode(context=ros.context, parameter_overrides=[Parameter("backend", value="gazebo")])
+def test_bad_parameters_are_a_clear_start_up_error(ros):
+    def refused(**parameters):
+        overrides = [Parameter(name, value=value) for name, value in parameters.items()]
+        with pytest.raises(SettingsError) as info:
+            ExecuteGraspNode(context=ros.context, parameter_overrides=overrides)
+        return str(info.value)
+
+    assert refused(backend="gazebo") == "backend: 'gazebo' is not one of rws, sim"
+    assert refused(min_q=1.5).startswith("parameter min_q")
+    assert "rws_robotware" in refused(backend="rws", rws_robotware=8)
+    assert "set rws_allow_insecure_http: true" in refused(backend="rws", rws_robotware=7)
+
+
+def test_dynamic_parameters_apply_to_the_next_goal_and_geometry_is_read_only(ros, box_file):
+    node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3)
+    low_q = planned_grasp(node, q=0.3)
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=low_q, dry_run=True))
+    assert result.status == Result.UNSAFE
+    assert node.set_parameters([Parameter("min_q", value=0.25)])[0].successful
+    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=low_q, dry_run=True))
+    assert result.status == Result.SUCCESS
+    assert not node.set_parameters([Parameter("min_q", value=2.0)])[0].successful  # out of range: refused
+    assert not node.set_parameters([Parameter("table_z", value=0.1)])[0].successful  # read-only
+    assert node.config.min_q == 0.25 and node.config.table_z == 0.0

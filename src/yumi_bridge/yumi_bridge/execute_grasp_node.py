@@ -14,21 +14,22 @@ next seed.
 
 Auto mode: with auto_grasp_topic set, every dexnet_msgs/Grasp published there is executed like a goal with the
 default arm (dropped with a warning while busy); results are logged.
+
+Parameters (gqcnn_planner.node_settings): NodeSettings, MotionConfig and the selected backend's Settings. A bad value
+at start, an unreadable gripper file or bad backend settings: the node logs one line and exits 2; a backend that
+cannot start for another reason: exit 1. The motion parameters marked dynamic apply to the next goal when set.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -39,16 +40,10 @@ from dexnet_msgs.action import ExecuteGrasp
 from dexnet_msgs.msg import Grasp
 from gqcnn_core.gripper import Gripper, load_gripper
 from gqcnn_core.paths import DEFAULT_GRIPPER_FILE
+from gqcnn_planner.node_settings import NodeStartError, SettingsError, declare_settings, run_node, setting
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
 from yumi_bridge.backend import BACKENDS, Backend, RobotError, SceneSource, backend_class, create_backend
-from yumi_bridge.motion import (
-    GraspRefusedError,
-    MotionConfig,
-    camera_grasp_from_pose,
-    plan_grasp_motion,
-    setting,
-    settings_from_parameters,
-)
+from yumi_bridge.motion import GraspRefusedError, MotionConfig, camera_grasp_from_pose, plan_grasp_motion
 
 Result = ExecuteGrasp.Result
 NODE_NAME = "yumi_bridge"  # the ROS node name (parameter files, topics) stays what it always was
@@ -58,19 +53,13 @@ NODE_NAME = "yumi_bridge"  # the ROS node name (parameter files, topics) stays w
 class NodeSettings:
     """Parameters of the node itself (MotionConfig and every backend's Settings are declared beside them)."""
 
-    backend: str = setting("sim", f"Execution backend: {' or '.join(BACKENDS)} (sim: MuJoCo, rws: ABB YuMi over "
-                                  "Robot Web Services)")
+    backend: str = setting("sim", "Execution backend (sim: MuJoCo, rws: ABB YuMi over Robot Web Services)",
+                           choices=tuple(BACKENDS))
     gripper_file: str = setting("", "Gripper YAML (stroke, finger and palm boxes) the robot carries, the file the "
                                     "planner samples with; empty: config/gripper_yumi.yaml")
     auto_grasp_topic: str = setting("", "Non-empty: also execute every dexnet_msgs/Grasp published on this topic")
     sim_camera_rate: float = setting(2.0, "sim: Hz at which the scene's depth and camera_info are published "
-                                          "(0: once per scene)")
-
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be {' or '.join(repr(b) for b in BACKENDS)}, got {self.backend!r}")
-        if not 0 <= self.sim_camera_rate <= 100:
-            raise ValueError(f"sim_camera_rate must be between 0 and 100 Hz, got {self.sim_camera_rate}")
+                                          "(0: once per scene)", low=0.0, high=100.0)
 
 
 def settings_classes() -> list[type]:
@@ -79,20 +68,28 @@ def settings_classes() -> list[type]:
 
 
 def load_node_gripper(gripper_file: str) -> Gripper:
-    return load_gripper(Path(gripper_file) if gripper_file else DEFAULT_GRIPPER_FILE)
+    """The gripper of `gripper_file` (empty: the shipped YuMi gripper); SettingsError naming the problem."""
+    try:
+        return load_gripper(Path(gripper_file) if gripper_file else DEFAULT_GRIPPER_FILE)
+    except (OSError, ValueError) as err:
+        raise SettingsError(f"gripper_file: {err}") from None
 
 
 class ExecuteGraspNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        params = self._declare_parameters()
-        self.settings = settings_from_parameters(NodeSettings, params)
-        self.config = settings_from_parameters(MotionConfig, params)
+        self.settings = declare_settings(self, NodeSettings)
+        self.config = declare_settings(self, MotionConfig, on_change=self._on_config_change)
+        backend_settings = declare_settings(self, backend_class(self.settings.backend).Settings)
         self.gripper = load_node_gripper(self.settings.gripper_file)
-        settings = settings_from_parameters(backend_class(self.settings.backend).Settings, params)
-        self.backend: Backend = create_backend(
-            self.settings.backend, settings, self.config, self.gripper, self.get_logger()
-        )
+        try:
+            self.backend: Backend = create_backend(
+                self.settings.backend, backend_settings, self.config, self.gripper, self.get_logger()
+            )
+        except ValueError as err:
+            raise SettingsError(f"{self.settings.backend} backend: {err}") from None
+        except (OSError, RuntimeError) as err:
+            raise NodeStartError(f"{self.settings.backend} backend cannot start: {err}") from None
         self._busy = threading.Lock()
         self._group = ReentrantCallbackGroup()
         if isinstance(self.backend, SceneSource):
@@ -118,15 +115,8 @@ class ExecuteGraspNode(Node):
 
     # ---- set-up --------------------------------------------------------------------------------------------------
 
-    def _declare_parameters(self) -> dict[str, Any]:
-        values = {}
-        for settings in settings_classes():
-            for f in fields(settings):
-                default = list(f.default) if isinstance(f.default, tuple) else f.default
-                # dynamic typing: a YAML 1 for a float parameter must not stop the node; settings convert types.
-                descriptor = ParameterDescriptor(description=f.metadata["help"], dynamic_typing=True)
-                values[f.name] = self.declare_parameter(f.name, default, descriptor).value
-        return values
+    def _on_config_change(self, config: MotionConfig) -> None:
+        self.config = config  # a goal reads it once when it starts
 
     def _start_scene_camera(self, source: SceneSource) -> None:
         self._camera_lock = threading.Lock()
@@ -193,7 +183,7 @@ class ExecuteGraspNode(Node):
     def _run_goal(self, goal: ExecuteGrasp.Goal, on_phase: Any, should_cancel: Any) -> Result:
         on_phase("checking")
         pose = goal.grasp.pose
-        extrinsics = self.backend.extrinsics
+        extrinsics, config = self.backend.extrinsics, self.config
         try:
             frame = pose.header.frame_id
             if frame and frame != extrinsics.camera_frame:
@@ -208,7 +198,7 @@ class ExecuteGraspNode(Node):
                 float(goal.grasp.width),
                 float(goal.grasp.q_value),
                 goal.arm.strip().lower(),
-                self.config,
+                config,
                 extrinsics,
                 self.gripper,
             )
@@ -259,23 +249,8 @@ class ExecuteGraspNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = ExecuteGraspNode()
-    except (ValueError, OSError, RuntimeError) as err:
-        print(f"execute_grasp_node: cannot start: {err}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 1
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    # Threads: goals, cancel requests, the camera timer and the new_scene service are served side by side.
+    return run_node(ExecuteGraspNode, args=args, num_threads=4, name="execute_grasp_node")
 
 
 if __name__ == "__main__":

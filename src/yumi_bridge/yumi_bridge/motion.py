@@ -12,7 +12,7 @@ no calibration, unsafe) and whose message lists every reason in words.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from scipy.spatial.transform import Rotation
 
 from gqcnn_core.config_file import read_yaml_mapping
 from gqcnn_core.gripper import Gripper
+from gqcnn_planner.node_settings import setting  # the settings idiom of every node; declares nothing by itself
 from yumi_bridge.frames import CameraExtrinsics, ToolOffset, grasp_in_base, pose_matrix
 
 ARMS = ("left", "right")
@@ -31,51 +32,60 @@ NOT_CALIBRATED = "not_calibrated"
 UNSAFE = "unsafe"
 
 
-def setting(default: Any, help: str) -> Any:
-    """A settings field whose help text becomes the ROS parameter description."""
-    if isinstance(default, list | tuple):
-        return field(default=tuple(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass(frozen=True)
 class MotionConfig:
-    """Motion and safety parameters (all lengths in metres in the YuMi base frame, angles in radians)."""
+    """Motion and safety parameters (all lengths in metres in the YuMi base frame, angles in radians).
+
+    Dynamic (`ros2 param set` applies to the next goal): what an operator tunes while the robot works: min_q,
+    allow_low_q, default_arm, speeds, approach and lift distances, shaking, grip force, jaw opening. Read-only:
+    the robot's and the cell's geometry (workspace, table, reach, shoulders, tool offset).
+    """
 
     default_arm: str = setting(
-        "right", "Arm used when the goal leaves `arm` empty (the other one if only it can reach): left or right"
+        "right", "Arm used when the goal leaves `arm` empty (the other one if only it can reach)",
+        choices=ARMS, dynamic=True,
     )
-    min_q: float = setting(0.5, "Grasps whose predicted quality q_value is below this are refused")
-    allow_low_q: bool = setting(False, "Execute grasps below min_q anyway (ExecuteGrasp has no per-goal override)")
+    min_q: float = setting(0.5, "Grasps whose predicted quality q_value is below this are refused", low=0.0, high=1.0,
+                         dynamic=True)
+    allow_low_q: bool = setting(False, "Execute grasps below min_q anyway (ExecuteGrasp has no per-goal override)",
+                                dynamic=True)
     workspace_min: tuple = setting((0.15, -0.45, -0.01), "Lower corner of the box every TCP waypoint must stay in")
     workspace_max: tuple = setting((0.65, 0.45, 0.50), "Upper corner of the box every TCP waypoint must stay in")
     table_z: float = setting(0.0, "Height of the table surface in the base frame")
-    table_clearance: float = setting(0.002, "The lowest finger corner must stay this far above the table")
-    max_approach_tilt: float = setting(0.5236, "Largest angle between the approach axis and straight down")
+    table_clearance: float = setting(0.002, "The lowest finger corner must stay this far above the table", low=0.0)
+    max_approach_tilt: float = setting(0.5236, "Largest angle between the approach axis and straight down", low=0.0,
+                                     high=1.5708)
     vertical_approach: bool = setting(
         True,
         "Approach straight down with the jaw axis levelled (the planar, top-down grasps Dex-Net labels); "
         "false: approach along the camera's optical axis",
     )
-    approach_distance: float = setting(0.10, "Pre-grasp offset back along the approach axis")
-    lift_height: float = setting(0.15, "Straight-up lift after closing")
-    drop_position: tuple = setting((0.30, -0.20, 0.20), "Where the object is transported, shaken and released")
+    approach_distance: float = setting(0.10, "Pre-grasp offset back along the approach axis", low=0.0, dynamic=True)
+    lift_height: float = setting(0.15, "Straight-up lift after closing", low=0.0, dynamic=True)
+    drop_position: tuple = setting((0.30, -0.20, 0.20), "Where the object is transported, shaken and released",
+                                   dynamic=True)
     open_fully: bool = setting(
         True,
         "Open the jaws to their full stroke before the approach: the opening Dex-Net's collision labels assume "
         "(a narrower opening puts the fingers where the labels never checked); false: grasp width + jaw_clearance",
+        dynamic=True,
     )
-    jaw_clearance: float = setting(0.005, "With open_fully false: extra opening on each side of the grasp width")
-    grip_force: float = setting(20.0, "Closing force in newtons (YuMi smart gripper: at most 20 N)")
-    approach_speed: float = setting(0.05, "TCP speed from pre-grasp to grasp, m/s")
-    lift_speed: float = setting(0.10, "TCP speed while lifting, m/s")
-    transport_speed: float = setting(0.20, "TCP speed for free motion (to pre-grasp, to the drop pose), m/s")
-    max_angular_speed: float = setting(1.5, "TCP reorientation speed limit, rad/s")
-    shake_cycles: int = setting(2, "Back-and-forth shakes at the drop pose before release (0: no shake)")
-    shake_angle: float = setting(0.25, "Shake rotation about the jaw axis, radians each way")
-    shake_height: float = setting(0.03, "Shake vertical travel each way")
-    shake_speed: float = setting(0.30, "TCP speed while shaking, m/s")
-    arm_reach: float = setting(0.559, "Largest shoulder-to-flange distance (IRB 14000 datasheet reach)")
+    jaw_clearance: float = setting(0.005, "With open_fully false: extra opening on each side of the grasp width",
+                                  low=0.0, dynamic=True)
+    grip_force: float = setting(20.0, "Closing force in newtons (YuMi smart gripper: at most 20 N)", low=0.1,
+                               dynamic=True)
+    approach_speed: float = setting(0.05, "TCP speed from pre-grasp to grasp, m/s", low=1e-4, dynamic=True)
+    lift_speed: float = setting(0.10, "TCP speed while lifting, m/s", low=1e-4, dynamic=True)
+    transport_speed: float = setting(0.20, "TCP speed for free motion (to pre-grasp, to the drop pose), m/s",
+                                    low=1e-4, dynamic=True)
+    max_angular_speed: float = setting(1.5, "TCP reorientation speed limit, rad/s", low=1e-3, dynamic=True)
+    shake_cycles: int = setting(2, "Back-and-forth shakes at the drop pose before release (0: no shake)", low=0,
+                                high=20, dynamic=True)
+    shake_angle: float = setting(0.25, "Shake rotation about the jaw axis, radians each way", low=0.0, high=1.5708,
+                                  dynamic=True)
+    shake_height: float = setting(0.03, "Shake vertical travel each way", low=0.0, dynamic=True)
+    shake_speed: float = setting(0.30, "TCP speed while shaking, m/s", low=1e-4, dynamic=True)
+    arm_reach: float = setting(0.559, "Largest shoulder-to-flange distance (IRB 14000 datasheet reach)", low=0.01)
     shoulder_left: tuple = setting((0.05355, 0.0725, 0.41492), "Left arm's first joint in the base frame")
     shoulder_right: tuple = setting((0.05355, -0.0725, 0.41492), "Right arm's first joint in the base frame")
     tool_offset_translation: tuple = setting((0.0, 0.0, 0.1142), "TCP (between the jaw tips) in the flange frame")
@@ -125,29 +135,6 @@ def _check_vector(name: str, value: Any, size: int) -> None:
     array = np.asarray(value, dtype=float)
     if array.shape != (size,) or not np.isfinite(array).all():
         raise ValueError(f"{name} must be {size} finite numbers, got {value!r}")
-
-
-def settings_from_parameters(cls: type, values: dict[str, Any]) -> Any:
-    """Build a settings dataclass from a flat name -> value mapping; names of other settings are ignored.
-
-    Lists become tuples and integers become floats where the field's default is a float, so values read from
-    YAML or ROS parameters (which may write 1 for 1.0) fit.
-    """
-    kwargs = {}
-    for f in fields(cls):
-        if f.name not in values:
-            continue
-        value = values[f.name]
-        if isinstance(f.default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif isinstance(f.default, tuple):
-            value = tuple(float(v) for v in value)
-        elif isinstance(f.default, int) and not isinstance(f.default, bool) and isinstance(value, float):
-            if value != int(value):
-                raise ValueError(f"{f.name} must be a whole number, got {value}")
-            value = int(value)
-        kwargs[f.name] = value
-    return cls(**kwargs)
 
 
 def load_parameters(path: str | Path, node_name: str = "yumi_bridge") -> dict[str, Any]:

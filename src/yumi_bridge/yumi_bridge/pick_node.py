@@ -2,10 +2,10 @@
 
     ros2 run yumi_bridge pick --ros-args -p policy:=cem -p arm:=right -p dry_run:=true
 
-It prints one JSON line (the planned grasp, planning time, execution status and outcome) and exits 0 when the
-object is held (with dry_run: when the executor accepts the motion), 1 when planning or execution fails, with the
-action's status and message, 2 on a bad parameter. A goal it stops waiting for (timeout, Ctrl-C) is canceled.
-It is also the example of calling both actions from your own code.
+It prints one JSON line on stdout (the planned grasp, planning time, execution status and outcome) and exits
+(README "CLI exit codes") 0 when the object is held (with dry_run: when the executor accepts the motion), 1 when
+planning or execution fails, 2 on a bad parameter; on failure one readable line on stderr says why. A goal it stops
+waiting for (timeout, Ctrl-C) is canceled. It is also the example of calling both actions from your own code.
 """
 
 from __future__ import annotations
@@ -15,34 +15,26 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionClient
 from rclpy.node import Node
 
 from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
 from gqcnn_planner.background_executor import BackgroundExecutor, GoalRejectedError
+from gqcnn_planner.node_settings import EXIT_BAD_SETTINGS, SettingsError, declare_settings, setting
+from gqcnn_planner.policies import POLICIES
 from gqcnn_planner.ros_conversions import grasp_msg_summary
 
-PARAMETERS = {  # name: (type, default, description)
-    "policy": (str, "", "ranking | cem | random | igq; empty: the planner's own policy parameter"),
-    "arm": (str, "", "left | right; empty: the executor's default arm"),
-    "dry_run": (bool, False, "check and plan the motion only, nothing moves"),
-    "server_timeout": (float, 10.0, "s to wait for each action server"),
-    "plan_timeout": (float, 30.0, "s to wait for the planned grasp"),
-    "execute_timeout": (float, 120.0, "s to wait for the execution; the goal is canceled after that"),
-}
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def _typed(kind: type, name: str, value: Any) -> Any:
-    if kind is bool and not isinstance(value, bool):
-        raise ValueError(f"parameter {name} must be true or false, got {value!r}")
-    try:
-        typed = kind(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"parameter {name} must be a {kind.__name__}, got {value!r}") from None
-    if kind is float and not typed > 0:
-        raise ValueError(f"parameter {name} must be > 0 s, got {value!r}")
-    return typed
+@dataclass(frozen=True)
+class PickSettings:
+    policy: str = setting("", "Planning policy; empty: the planner's own policy parameter", choices=("", *POLICIES))
+    arm: str = setting("", "Arm to grasp with; empty: the executor's default arm", choices=("", "left", "right"))
+    dry_run: bool = setting(False, "Check and plan the motion only, nothing moves")
+    server_timeout: float = setting(10.0, "s to wait for each action server", low=0.001)
+    plan_timeout: float = setting(30.0, "s to wait for the planned grasp", low=0.001)
+    execute_timeout: float = setting(120.0, "s to wait for the execution; the goal is canceled after that", low=0.001)
 
 
 @dataclass
@@ -64,11 +56,7 @@ class PickClient(Node):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pick", **kwargs)
-        # Dynamic typing, then our own checks: `-p server_timeout:=5` (an int) must not stop the node.
-        self.settings = {
-            name: _typed(kind, name, self.declare_parameter(
-                name, default, ParameterDescriptor(description=text, dynamic_typing=True)).value)
-            for name, (kind, default, text) in PARAMETERS.items()}
+        self.settings = declare_settings(self, PickSettings)
         self.plan_client = ActionClient(self, PlanGrasp, "plan_grasp")
         self.execute_client = ActionClient(self, ExecuteGrasp, "execute_grasp")
 
@@ -76,19 +64,19 @@ class PickClient(Node):
         """'' when both action servers answer, else which ones did not."""
         clients = {"plan_grasp": self.plan_client, "execute_grasp": self.execute_client}
         missing = [name for name, client in clients.items()
-                   if not client.wait_for_server(timeout_sec=float(self.settings["server_timeout"]))]
+                   if not client.wait_for_server(timeout_sec=self.settings.server_timeout)]
         return "" if not missing else f"no action server for {', '.join(missing)}"
 
     def plan(self, ros: BackgroundExecutor, policy: str | None = None) -> PlanGrasp.Result:
         """Raises TimeoutError or GoalRejectedError; a timed-out goal is canceled."""
-        goal = PlanGrasp.Goal(policy=self.settings["policy"] if policy is None else policy)
-        return ros.send_goal(self.plan_client, goal, float(self.settings["plan_timeout"]))
+        goal = PlanGrasp.Goal(policy=self.settings.policy if policy is None else policy)
+        return ros.send_goal(self.plan_client, goal, self.settings.plan_timeout)
 
     def execute(self, ros: BackgroundExecutor, grasp: Any, phases: list[str] | None = None) -> ExecuteGrasp.Result:
         """Raises TimeoutError or GoalRejectedError; a timed-out goal is canceled (the robot stops)."""
-        goal = ExecuteGrasp.Goal(grasp=grasp, arm=self.settings["arm"], dry_run=bool(self.settings["dry_run"]))
+        goal = ExecuteGrasp.Goal(grasp=grasp, arm=self.settings.arm, dry_run=self.settings.dry_run)
         on_feedback = None if phases is None else (lambda msg: phases.append(msg.feedback.phase))
-        return ros.send_goal(self.execute_client, goal, float(self.settings["execute_timeout"]), on_feedback)
+        return ros.send_goal(self.execute_client, goal, self.settings.execute_timeout, on_feedback)
 
     def pick(self, ros: BackgroundExecutor) -> PickOutcome:
         """Plan, then execute the planned grasp; never raises for a failed or timed-out step."""
@@ -113,7 +101,7 @@ class PickClient(Node):
         outcome.phases = list(dict.fromkeys(phases))
         if executed is not None:
             outcome.execute_status, outcome.message = executed.status, executed.message
-            if executed.status == ExecuteGrasp.Result.SUCCESS and (executed.success or self.settings["dry_run"]):
+            if executed.status == ExecuteGrasp.Result.SUCCESS and (executed.success or self.settings.dry_run):
                 outcome.stage, outcome.success = "done", True
         return outcome
 
@@ -122,15 +110,18 @@ def main(args: list[str] | None = None) -> int:
     with BackgroundExecutor(args=args) as ros:
         try:
             client = ros.add(PickClient(context=ros.context))
-        except ValueError as err:
-            print(json.dumps(asdict(PickOutcome("parameters", False, str(err)))))
-            return 2
-        try:
-            outcome = client.pick(ros)
-        except KeyboardInterrupt:  # send_goal has canceled the running goal
-            outcome = PickOutcome("interrupted", False, "interrupted; the running goal was canceled")
+        except SettingsError as err:
+            outcome, code = PickOutcome("parameters", False, f"invalid parameter: {err}"), EXIT_BAD_SETTINGS
+        else:
+            try:
+                outcome = client.pick(ros)
+            except KeyboardInterrupt:  # send_goal has canceled the running goal
+                outcome = PickOutcome("interrupted", False, "interrupted; the running goal was canceled")
+            code = EXIT_OK if outcome.success else EXIT_FAILED
     print(json.dumps(asdict(outcome)))
-    return 0 if outcome.success else 1
+    if code != EXIT_OK:
+        print(f"pick: {outcome.stage}: {outcome.message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -81,19 +81,21 @@ class RwsSettings:
     extrinsics_file: str = setting("", "Camera extrinsics YAML (camera pose in the base frame); empty: the shipped "
                                    "config/camera_extrinsics.yaml (uncalibrated: every goal is refused)")
     rws_address: str = setting("http://192.168.125.1", "Controller URL (YuMi service port: http://192.168.125.1)")
-    rws_robotware: int = setting(6, "RobotWare major version: 6 (HTTP, digest auth) or 7 (HTTPS, basic auth)")
+    rws_robotware: int = setting(6, "RobotWare major version: 6 (HTTP, digest auth) or 7 (HTTPS, basic auth)",
+                                 choices=(6, 7))
     rws_user: str = setting("", "RWS user; empty: $YUMI_RWS_USER, else ABB's factory 'Default User'")
     rws_password: str = setting("", "RWS password; empty: $YUMI_RWS_PASSWORD, else the factory password")
     rws_verify_tls: bool = setting(False, "Verify the controller's HTTPS certificate (OmniCore ships self-signed)")
     rws_ca_file: str = setting("", "CA/certificate file to verify the controller against (implies verification)")
-    rws_timeout: float = setting(5.0, "Timeout of one HTTP request, s")
-    rws_motion_timeout: float = setting(60.0, "Longest wait for one waypoint to finish, s")
-    rws_poll_interval: float = setting(0.05, "Pause between polls of the command state, s")
+    rws_timeout: float = setting(5.0, "Timeout of one HTTP request, s", low=0.001)
+    rws_motion_timeout: float = setting(60.0, "Longest wait for one waypoint to finish, s", low=0.001)
+    rws_poll_interval: float = setting(0.05, "Pause between polls of the command state, s", low=0.0001,
+                                       high=10.0)
     rws_module: str = setting("DexnetGrasp", "RAPID module holding the command variables")
     rws_task_left: str = setting("T_ROB_L", "RAPID task of the left arm")
     rws_task_right: str = setting("T_ROB_R", "RAPID task of the right arm")
     rws_start_rapid: bool = setting(False, "Start RAPID execution if it is stopped (else refuse with a message)")
-    rws_held_min_width: float = setting(0.002, "Jaw opening below which the gripper holds nothing, m")
+    rws_held_min_width: float = setting(0.002, "Jaw opening below which the gripper holds nothing, m", low=0.0)
     rws_allow_insecure_http: bool = setting(
         False, "RobotWare 7 over http:// (Basic credentials in clear on every request): refused unless true"
     )
