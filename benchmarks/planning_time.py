@@ -1,7 +1,7 @@
 """Planning time per policy on 640x480 rendered scenes of held-out objects: in-process and through the
 plan_grasp action server (real rclpy). Prints a table and writes benchmarks/results/planning_time.json.
 
-    python benchmarks/planning_time.py [--model models/gqcnn.onnx] [--scenes 10] [--repeats 5]
+    python -m benchmarks.planning_time [--model models/gqcnn.onnx] [--scenes 10] [--repeats 5]
 
 Targets (issue 5, these 2 cores, shipped model): ranking with >= 250 candidates p50 <= 150 ms,
 CEM (250 seeds + 3 x 50) p50 <= 350 ms. The paper: 0.8 s and 2.5 s on a GPU desktop.

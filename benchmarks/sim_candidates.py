@@ -6,7 +6,7 @@ the top-q candidate is the ranking policy's pick and the candidates' mean is ran
 This explains the benchmark's baselines: a policy can only beat random by as much as the candidates' success
 rate leaves room for.
 
-    python benchmarks/sim_candidates.py [--objects 20] [--trials 1] [--workers 2]
+    python -m benchmarks.sim_candidates [--preset paper|easy] [--objects 20] [--trials 1] [--workers 2]
 
 Writes benchmarks/results/sim_candidates.json: success of all candidates, by q bin, the GQ-CNN's AUC on sim
 outcomes (over all candidates, and within scenes, where ranking acts), and per scene the top-q candidate's success
@@ -25,8 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sim_grasping import RESULTS, observe, parse_sim_overrides, select_objects, sim_settings
+from benchmarks.sim_common import (
+    DEFAULT_PRESET,
+    RESULTS,
+    load_benchmark_object,
+    observe,
+    parse_sim_overrides,
+    presets,
+    select_objects,
+    sim_settings,
+)
 
 Q_BINS = (0.0, 0.02, 0.1, 0.3, 0.5, 1.0001)
 
@@ -34,7 +42,7 @@ Q_BINS = (0.0, 0.02, 0.1, 0.3, 0.5, 1.0001)
 def census_object(job: dict) -> dict:
     """Execute every candidate of every trial of one object (runs in a worker process)."""
     from dexnet.generate import DEFAULT_GRIPPER
-    from dexnet.mesh import MeshError, load_object
+    from dexnet.mesh import MeshError
     from gqcnn_core.gripper import load_gripper
     from gqcnn_core.model import GQCNN
     from gqcnn_planner.policies import PlanningError, PolicyConfig, plan
@@ -44,8 +52,8 @@ def census_object(job: dict) -> dict:
 
     gripper = load_gripper(DEFAULT_GRIPPER)
     try:
-        mesh = load_object(Path(job["path"]), gripper)
-        sim = GraspSimulator(mesh, gripper=gripper, settings=sim_settings(job["sim_overrides"]))
+        mesh = load_benchmark_object(job["path"], gripper)
+        sim = GraspSimulator(mesh, gripper=gripper, settings=sim_settings(job["preset"], job["sim_overrides"]))
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "scenes": []}
     model = GQCNN.load(job["model"], threads=1)
@@ -111,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from gqcnn_core.paths import default_model_path
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sim_candidates", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=default_model_path())
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=presets(),
+                        help="physical conditions and sensor, as in sim_grasping")
     parser.add_argument("--objects", type=int, default=20, help="objects per set (known, novel)")
     parser.add_argument("--trials", type=int, default=1, help="scenes per object (the benchmark's first ones)")
     parser.add_argument("--workers", type=int, default=2)
@@ -128,12 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"sim_candidates: {err}", file=sys.stderr)
         return 2
-    jobs = [{**o, "model": str(args.model), "trials": args.trials, "sim_overrides": overrides}
+    jobs = [{**o, "model": str(args.model), "trials": args.trials, "preset": args.preset, "sim_overrides": overrides}
             for o in select_objects(args.objects, None)]
     start = time.perf_counter()
     with get_context("spawn").Pool(args.workers) as pool:
         records = list(tqdm(pool.imap_unordered(census_object, jobs), total=len(jobs), desc="objects", unit="obj"))
-    report = {"model": str(args.model), "objects_per_set": args.objects, "trials_per_object": args.trials,
+    report = {"model": str(args.model), "preset": args.preset, "objects_per_set": args.objects,
+              "trials_per_object": args.trials,
               "sim_overrides": overrides, "wall_time_s": round(time.perf_counter() - start, 1),
               "sets": {group: summarise([r for r in records if r["set"] == group])
                        for group in sorted({r["set"] for r in records})}}

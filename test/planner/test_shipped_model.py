@@ -1,14 +1,9 @@
 """The shipped GQ-CNN on rendered scenes of held-out (test split) objects."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from planning_time import held_out_scenes  # the benchmark's scenes: one definition
-
+from benchmarks.planning_time import held_out_scenes  # the benchmark's scenes: one definition
 from gqcnn_core.model import GQCNN
 from gqcnn_core.paths import default_model_path
 from gqcnn_planner.policies import PolicyConfig, plan
