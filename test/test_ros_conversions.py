@@ -48,6 +48,7 @@ def test_grasp_message_round_trip():
     grasp = Grasp2D((331.0, 210.5), -0.4, 0.66, 0.031)
     msg = grasp_to_msg(grasp, 0.87, camera)
     assert msg.pose.header.frame_id == "cam_optical"
+    assert msg.segment_id == -1 and grasp_to_msg(grasp, 0.87, camera, segment_id=3).segment_id == 3
     assert msg.q_value == pytest.approx(0.87)
     assert msg.width_px == pytest.approx(0.031 * 525 / 0.66, rel=1e-5)
     np.testing.assert_allclose(

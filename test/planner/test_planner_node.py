@@ -65,6 +65,8 @@ def test_goal_with_image_returns_a_grasp_on_the_object_and_publishes_markers(ros
     assert on_object(scene, result.grasp)
     assert result.grasp.pose.header.frame_id == scene.camera.frame_id
     assert 0 < len(result.candidates) <= 10 and result.candidates[0].q_value == result.grasp.q_value
+    assert result.grasp.segment_id == 1 == result.candidates[0].segment_id  # the one object of the mask
+    assert not result.grasp_pose.header.frame_id and not result.candidate_poses.poses  # no target_frame asked
     assert result.planning_time >= result.sampling_time + result.inference_time > 0
     assert "sampling" in feedback and "cem_round_1" in feedback
     assert got_markers.wait(5.0)

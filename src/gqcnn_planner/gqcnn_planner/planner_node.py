@@ -209,8 +209,9 @@ class PlannerNode(Node):
                        goal.num_candidates or None, config, feedback, lambda: goal_handle.is_cancel_requested)
         header = Header(stamp=depth_msg.header.stamp, frame_id=info.header.frame_id or camera.frame_id)
         result.status = STATUS["SUCCESS"]
-        result.grasp = grasp_to_msg(planned.grasp, planned.q_value, camera, header)
-        result.candidates = [grasp_to_msg(planned.candidates.grasp(i), planned.q_values[i], camera, header)
+        result.grasp = grasp_to_msg(planned.grasp, planned.q_value, camera, header, planned.segment_id)
+        result.candidates = [grasp_to_msg(planned.candidates.grasp(i), planned.q_values[i], camera, header,
+                                          planned.segment_id if i == 0 else -1)
                              for i in range(len(planned.candidates))]
         result.preprocess_time = float(planned.times["preprocess"])
         result.sampling_time = float(planned.times["sampling"])

@@ -69,8 +69,9 @@ def intrinsics_to_camera_info(camera: CameraIntrinsics, header: Header | None = 
                       p=camera.p.ravel().tolist())
 
 
-def grasp_to_msg(grasp: Grasp2D, q_value: float, camera: CameraIntrinsics, header: Header | None = None) -> Grasp:
-    """Grasp2D -> dexnet_msgs/Grasp with its pose in the camera optical frame."""
+def grasp_to_msg(grasp: Grasp2D, q_value: float, camera: CameraIntrinsics, header: Header | None = None,
+                 segment_id: int = -1) -> Grasp:
+    """Grasp2D -> dexnet_msgs/Grasp with its pose in the camera optical frame (segment_id: see Grasp.msg)."""
     position, quaternion = grasp.pose(camera)
     pose = PoseStamped(header=header or Header(frame_id=camera.frame_id))
     pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in position)
@@ -78,7 +79,7 @@ def grasp_to_msg(grasp: Grasp2D, q_value: float, camera: CameraIntrinsics, heade
     o.x, o.y, o.z, o.w = (float(v) for v in quaternion)
     return Grasp(pose=pose, q_value=float(q_value), center_px=np.array(grasp.center, dtype=np.float32),
                  angle=float(grasp.angle), depth=float(grasp.depth), width=float(grasp.width),
-                 width_px=grasp.width_px(camera))
+                 width_px=grasp.width_px(camera), segment_id=int(segment_id))
 
 
 def msg_to_grasp(msg: Grasp) -> Grasp2D:
