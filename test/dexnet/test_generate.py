@@ -97,9 +97,9 @@ def test_killed_run_resumes_without_loss_or_duplicates(one_worker, mesh_dir, tmp
 
 def test_existing_dataset_needs_resume_and_same_config(one_worker, mesh_dir, capsys):
     args = ["generate", "--out", str(one_worker), "--no-pybullet", "--mesh-dir", str(mesh_dir)]
-    assert dexnet_main(args) == 1
+    assert dexnet_main(args) == 2  # bad input (the CLI convention)
     assert "--resume" in capsys.readouterr().err
-    assert dexnet_main([*args, "--resume", "--max-grasps", "7"]) == 1
+    assert dexnet_main([*args, "--resume", "--max-grasps", "7"]) == 2
     assert "different configuration" in capsys.readouterr().err
 
 

@@ -15,93 +15,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from synthetic_runs import PER_OBJECT
+from synthetic_runs import dexnet_main as main
 
-from dexnet import cli, dataset
+from dexnet import dataset
+from dexnet.calibrate import calibrated_probability
 from dexnet.export import export_run, onnx_bytes
-from dexnet.network import GQCNNNet, load_weights
-from dexnet.train import (
-    TrainConfig,
-    iter_epoch_batches,
-    load_run_config,
-    load_run_model,
-    predict_probabilities,
-    read_metrics,
-    split_shards,
-    train,
-)
+from dexnet.network import GQCNNNet, load_weights, predict_log_odds
+from dexnet.run_dir import load_run_config, load_run_model, read_metrics
+from dexnet.stream import SplitShards, iter_epoch_batches
+from dexnet.train import TrainConfig, train
 from gqcnn_core.crop import CROP_TRANSFORM_VERSION
 from gqcnn_core.model import GQCNN, ModelError, card_path
 
 torch.set_num_threads(1)
-OBJECTS, PER_OBJECT = 10, 48
-
-
-def write_synthetic_dataset(root: Path, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[0:32, 0:32] - 15.5
-    records = []
-    for object_id in range(OBJECTS):
-        n = PER_OBJECT
-        success = rng.random(n) < 0.3
-        offset = np.where(success, 0.0, rng.choice([-1, 1], n) * rng.uniform(6, 10, n))
-        depth = rng.uniform(0.55, 0.75, n).astype(np.float32)
-        bump = 0.03 * np.exp(-((cols[None] - offset[:, None, None]) ** 2 + rows[None] ** 2) / 20.0)
-        arrays = dataset.empty_shard()
-        arrays.update(
-            crops=(depth[:, None, None] + 0.02 - bump).astype(np.float32),
-            gripper_depth=depth,
-            robust_eq=np.where(success, 0.004, 0.001).astype(np.float32),
-            collision=np.zeros(n, bool),
-            object_id=np.full(n, object_id, np.int32),
-            stable_pose_id=np.zeros(n, np.int32),
-            image_id=np.zeros(n, np.int32),
-            grasp_id=np.arange(n, dtype=np.int32),
-            center_px=np.zeros((n, 2), np.float32),
-            angle=np.zeros(n, np.float32),
-            width=np.full(n, 0.05, np.float32),
-            width_px=np.full(n, 20.0, np.float32),
-        )
-        shard = dataset.shard_name(object_id)
-        dataset.write_shard(root / shard, arrays)
-        split = {3: "val", 4: "test"}.get(object_id % 5, "train")
-        records.append(
-            {"id": object_id, "name": f"obj{object_id}", "split": split, "status": "done", "shard": shard, "count": n}
-        )
-    manifest = {
-        "format_version": dataset.FORMAT_VERSION,
-        "objects": records,
-        "crop": {"crop_size": 96, "out_size": 32, "transform_version": CROP_TRANSFORM_VERSION},
-    }
-    dataset.write_manifest(root, manifest)
-    return root
-
-
-def main(argv: list[str]) -> int:
-    """`dexnet ARGV` with only the subcommands under test here (the others' imports are not our concern)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "SUBCOMMAND_MODULES", ("train", "evaluate", "export"))
-        return cli.main(argv)
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory) -> Path:
-    return write_synthetic_dataset(tmp_path_factory.mktemp("dataset"))
-
-
-@pytest.fixture(scope="module")
-def trained_run(synthetic, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("runs") / "run"
-    args = ["train", str(synthetic), "--out", str(run), "--steps", "60", "--batch-size", "32", "--eval-every", "20"]
-    args += ["--shuffle-buffer", "100", "--threads", "1", "--no-progress", "--seed", "3"]
-    assert main(args) == 0
-    return run
-
-
-@pytest.fixture(scope="module")
-def exported(trained_run, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("models") / "gqcnn_test.onnx"
-    export_run(trained_run, out, threads=1, benchmark_seconds=0.1)
-    return out
 
 
 def test_training_learns_and_writes_its_run_files(trained_run):
@@ -119,7 +46,7 @@ def test_training_learns_and_writes_its_run_files(trained_run):
 
 
 def test_stream_skips_to_any_batch_without_changing_the_order(synthetic):
-    shards = split_shards(synthetic, "train")
+    shards = SplitShards.of(synthetic, "train")
     full = list(iter_epoch_batches(shards, seed=1, epoch=2, batch_size=16, buffer=100))
     assert len(full) == shards.total // 16
     tail = list(iter_epoch_batches(shards, seed=1, epoch=2, batch_size=16, buffer=100, start_batch=7))
@@ -193,13 +120,13 @@ def test_resume_can_extend_but_not_change_a_run(synthetic, tmp_path):
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, synthetic, trained_run, capsys):
-    assert main(["train", str(tmp_path / "nothing"), "--out", str(tmp_path / "r"), "--no-progress"]) == 1
+    assert main(["train", str(tmp_path / "nothing"), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert "no manifest.json" in err and len(err.splitlines()) == 1
-    assert main(["train", str(synthetic), "--out", str(trained_run), "--no-progress"]) == 1
+    assert main(["train", str(synthetic), "--out", str(trained_run), "--no-progress"]) == 2
     assert "--resume" in capsys.readouterr().err
-    assert main(["train", str(synthetic), "--out", str(tmp_path / "r2"), "--resume", "--no-progress"]) == 1
-    assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "m.onnx")]) == 1
+    assert main(["train", str(synthetic), "--out", str(tmp_path / "r2"), "--resume", "--no-progress"]) == 2
+    assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "m.onnx")]) == 2
     assert "not a training run directory" in capsys.readouterr().err
 
 
@@ -217,10 +144,12 @@ def test_export_card_parity_and_planner_loader(exported, trained_run, synthetic)
     model = GQCNN.load(exported, batch_size=7, threads=1)  # 7: predictions span several internal batches
     assert model.crop_spec.crop_size == 96 and model.crop_spec.out_size == 32
     assert model.crop_transform_version == CROP_TRANSFORM_VERSION
-    shard = dataset.read_shard(split_shards(synthetic, "test").paths[0])
+    shard = dataset.read_shard(SplitShards.of(synthetic, "test").paths[0])
     got = model.predict(shard["crops"], shard["gripper_depth"])
     torch_model, _ = load_run_model(trained_run)
-    expected = predict_probabilities(torch_model, shard["crops"], shard["gripper_depth"])
+    log_odds = predict_log_odds(torch_model, shard["crops"], shard["gripper_depth"])
+    calibration = card["calibration"]
+    expected = calibrated_probability(log_odds, calibration["temperature"], calibration["bias"])
     assert got.shape == (PER_OBJECT,) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert model.predict(np.zeros((0, 32, 32), np.float32), np.zeros(0, np.float32)).shape == (0,)
@@ -230,7 +159,9 @@ def test_export_card_parity_and_planner_loader(exported, trained_run, synthetic)
         model.predict(np.zeros((2, 32, 32), np.float32), np.zeros(3))
 
 
-def test_evaluate_run_and_onnx_agree(trained_run, exported, synthetic):
+def test_evaluate_run_and_onnx_agree(trained_run, synthetic, tmp_path):
+    exported = tmp_path / "uncalibrated.onnx"  # the same function as the torch network
+    export_run(trained_run, exported, threads=1, benchmark_seconds=0.1, calibrate=False)
     assert main(["evaluate", str(trained_run), str(synthetic), "--split", "test", "--no-progress"]) == 0
     run_metrics = json.loads((trained_run / "eval_test" / "metrics.json").read_text())
     for name in ("roc.png", "gallery.png", "training_curves.png"):

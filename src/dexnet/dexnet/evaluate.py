@@ -23,17 +23,16 @@ import numpy as np
 from tqdm import tqdm
 
 from dexnet import dataset
-from dexnet.train import (
+from dexnet.network import predict_probabilities
+from dexnet.run_dir import (
     dataset_crop_info,
-    load_rows,
     load_run_config,
     load_run_model,
-    predict_probabilities,
+    portable_path,
     read_metrics,
-    split_shards,
-    validation_subset,
     write_json,
 )
+from dexnet.stream import SplitShards, load_rows
 
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 THRESHOLD = 0.5
@@ -61,7 +60,7 @@ def load_predictor(target: Path, weights: str = "best", threads: int | None = No
         crop = load_run_config(target)["crop"]
         return (lambda c, d: predict_probabilities(model, c, d)), {
             "kind": "run",
-            "path": str(target),
+            "path": portable_path(target),
             "crop": crop,
             **info,
         }
@@ -72,7 +71,7 @@ def load_predictor(target: Path, weights: str = "best", threads: int | None = No
             model = GQCNN.load(target, threads=threads)
         except ModelError as err:
             raise ValueError(str(err)) from err
-        return model.predict, {"kind": "onnx", "path": str(target), "crop": model.card["crop"]}
+        return model.predict, {"kind": "onnx", "path": portable_path(target), "crop": model.card["crop"]}
     raise FileNotFoundError(f"{target}: neither a run directory nor a model file")
 
 
@@ -98,7 +97,7 @@ def score_split(
     progress: bool = True,
 ) -> Scores:
     """Score every datapoint of `split` (or a fixed seeded subset of whole shards of ~max_datapoints)."""
-    shards = validation_subset(split_shards(dataset_dir, split), seed=0, max_rows=max_datapoints)
+    shards = SplitShards.of(dataset_dir, split).subset(seed=0, max_rows=max_datapoints)
     if not shards.paths:
         raise ValueError(f"{dataset_dir}: the '{split}' split has no datapoints")
     probs, labels, gallery = [], [], {}
@@ -250,7 +249,7 @@ def evaluate(
     metrics.update(
         split=split,
         model=info,
-        dataset=str(dataset_dir.resolve()),
+        dataset=portable_path(dataset_dir),
         manifest_hash=dataset.manifest_hash(dataset_dir),
         files=files,
     )

@@ -1,12 +1,15 @@
 """`dexnet export`: a training run's GQ-CNN as ONNX plus its model card, checked before it is written.
 
-    dexnet export RUN_DIR --out models/NAME.onnx [--weights best|final|checkpoint]
+    dexnet export RUN_DIR --out models/NAME.onnx [--weights best|final|checkpoint] [--no-calibrate]
 
 writes `NAME.onnx` (dynamic batch axis; inputs crops (N,1,32,32) and gripper_depth (N,1) in metres,
 output p_success (N,)) and `NAME.json`, the model card `gqcnn_core.model.GQCNN` reads: input contract,
-crop window/size and crop transform version, dataset manifest hash, training config, metrics and crops/s
-measured on this machine. Before anything is written the graph passes onnx.checker and torch and
-onnxruntime agree to < 1e-4 on random metric inputs; afterwards the planner's loader must accept the pair.
+crop window/size and crop transform version, the training camera (focal length, image size, depth range: the
+planner scales its crop window to it), dataset manifest hash, training config, metrics, crops/s measured on
+this machine, and the calibration of q (fitted on the validation objects, baked into the graph, with the
+expected calibration error before and after; `--no-calibrate` skips it). Before anything is written the graph
+passes onnx.checker and torch and onnxruntime agree to < 1e-4 on random metric inputs; afterwards the planner's
+loader must accept the pair.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from dexnet.network import (
     multiply_accumulates,
     preset,
 )
-from dexnet.train import SUMMARY_FILE, load_run_config, load_run_model
+from dexnet.run_dir import SUMMARY_FILE, dataset_camera_info, load_run_config, load_run_model, portable_path
 from gqcnn_core.model import CARD_FORMAT, CROPS_INPUT, DEPTH_INPUT, GQCNN, OUTPUT_NAME, card_path
 
 OPSET = 17
@@ -44,9 +47,12 @@ PARITY_TOLERANCE = 1e-4  # max |P_torch - P_onnxruntime| on fp32
 BATCH_AXIS = "batch"
 
 
-def onnx_bytes(model: GQCNNNet, opset: int = OPSET) -> bytes:
-    """Serialised ONNX graph of P(success) for `model` (eval mode, dynamic batch axis), checked by onnx.checker."""
-    head = SuccessProbability(model).eval()
+def onnx_bytes(model: GQCNNNet, opset: int = OPSET, temperature: float = 1.0, bias: float = 0.0) -> bytes:
+    """Serialised ONNX graph of P(success) for `model` (eval mode, dynamic batch axis), checked by onnx.checker.
+
+    `temperature` and `bias` are the calibration baked into the graph (`SuccessProbability`).
+    """
+    head = SuccessProbability(model, temperature, bias).eval()
     example = (torch.zeros(2, 1, CROP_SIZE, CROP_SIZE), torch.zeros(2, 1))
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -85,11 +91,19 @@ def random_metric_inputs(model: GQCNNNet, count: int, seed: int = 0) -> tuple[np
     return crops.astype(np.float32), depths.astype(np.float32)
 
 
-def parity_error(model: GQCNNNet, session: ort.InferenceSession, count: int = 256, seed: int = 0) -> float:
-    """Max |P(success)| difference between torch and onnxruntime on random metric inputs."""
+def parity_error(
+    model: GQCNNNet,
+    session: ort.InferenceSession,
+    count: int = 256,
+    seed: int = 0,
+    temperature: float = 1.0,
+    bias: float = 0.0,
+) -> float:
+    """Max |P(success)| difference between torch (with the calibration) and onnxruntime on random metric inputs."""
     crops, depths = random_metric_inputs(model, count, seed)
     with torch.no_grad():
-        expected = model.eval().success_probability(torch.from_numpy(crops), torch.from_numpy(depths)).numpy()
+        head = SuccessProbability(model.eval(), temperature, bias).eval()
+        expected = head(torch.from_numpy(crops), torch.from_numpy(depths)).numpy()
     got = session.run(None, {CROPS_INPUT: crops, DEPTH_INPUT: depths})[0]
     if got.shape != expected.shape:
         raise ValueError(f"ONNX output has shape {got.shape}, torch {expected.shape}")
@@ -130,9 +144,22 @@ def _run_metrics(run_dir: Path) -> dict:
 
 
 def model_card(
-    model: GQCNNNet, run_config: dict, weights_info: dict, metrics: dict, speed: dict, parity: float, model_file: str
+    model: GQCNNNet,
+    run_config: dict,
+    weights_info: dict,
+    metrics: dict,
+    speed: dict,
+    parity: float,
+    model_file: str,
+    calibration: dict | None = None,
 ) -> dict:
-    """The JSON card written beside an exported model (the planner reads `crop` and the input contract)."""
+    """The JSON card written beside an exported model (the planner reads `crop`, `camera` and the input contract).
+
+    Paths in it are relative to the working directory or bare names, never a machine's absolute paths.
+    """
+    dataset_path = run_config.get("dataset_name") or (Path(run_config["dataset"]).name if run_config.get("dataset")
+                                                      else None)
+    calibrated = calibration is not None
     return {
         "format": CARD_FORMAT,
         "model_file": model_file,
@@ -156,11 +183,15 @@ def model_card(
             "name": OUTPUT_NAME,
             "shape": [BATCH_AXIS],
             "dtype": "float32",
-            "description": "P(grasp success), calibrated to the training positive rate",
+            "description": "P(grasp success), "
+            + ("calibrated on the validation objects (see calibration)" if calibrated
+               else "calibrated to the training positive rate"),
         },
         "crop": {k: run_config["crop"][k] for k in ("window_px", "out_px", "transform_version")},
+        "camera": run_config.get("camera") or dataset_camera_info({}),
+        "calibration": calibration,
         "dataset": {
-            "path": run_config.get("dataset"),
+            "path": dataset_path,
             "manifest_hash": run_config.get("manifest_hash"),
             "code_version": run_config.get("dataset_code_version"),
         },
@@ -171,7 +202,7 @@ def model_card(
             "multiply_accumulates_per_crop": multiply_accumulates(model.config),
             "normalization": model.normalization(),
         },
-        "training": {k: run_config.get(k) for k in ("train", "augment", "statistics")},
+        "training": {k: run_config.get(k) for k in ("train", "augment", "statistics", "init")},
         "weights": weights_info,
         "metrics": metrics,
         "benchmark": speed,
@@ -194,15 +225,20 @@ def export_model(
     metrics: dict | None = None,
     threads: int | None = None,
     benchmark_seconds: float = 2.0,
+    calibration: dict | None = None,
 ) -> dict:
-    """Export `model` to `out` (.onnx) with its card; returns the card. Nothing is written if a check fails."""
+    """Export `model` to `out` (.onnx) with its card; returns the card. Nothing is written if a check fails.
+
+    `calibration` (`dexnet.calibrate.calibrate_model`) is baked into the graph and recorded in the card.
+    """
     out = Path(out)
     if out.suffix != ".onnx":
         raise ValueError(f"{out}: the model file name must end in .onnx")
     model = model.eval()
-    data = onnx_bytes(model)
+    temperature, bias = (calibration["temperature"], calibration["bias"]) if calibration else (1.0, 0.0)
+    data = onnx_bytes(model, temperature=temperature, bias=bias)
     session = session_from_bytes(data, threads)
-    parity = parity_error(model, session)
+    parity = parity_error(model, session, temperature=temperature, bias=bias)
     if not parity < PARITY_TOLERANCE:
         raise ValueError(f"torch and onnxruntime disagree by {parity:.2e} (tolerance {PARITY_TOLERANCE:.0e})")
     batch = 256
@@ -212,7 +248,7 @@ def export_model(
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "cpu_count": os.cpu_count(),
     }
-    card = model_card(model, run_config, weights_info or {}, metrics or {}, speed, parity, out.name)
+    card = model_card(model, run_config, weights_info or {}, metrics or {}, speed, parity, out.name, calibration)
     dataset.atomic_write_bytes(out, lambda f: f.write(data))
     text = json.dumps(card, indent=1, default=str).encode()
     dataset.atomic_write_bytes(card_path(out), lambda f: f.write(text))
@@ -236,13 +272,38 @@ def export_untrained(preset_name: str, out: Path, threads: int | None = None, be
 
 
 def export_run(
-    run_dir: Path, out: Path, weights: str = "best", threads: int | None = None, benchmark_seconds: float = 2.0
+    run_dir: Path,
+    out: Path,
+    weights: str = "best",
+    threads: int | None = None,
+    benchmark_seconds: float = 2.0,
+    calibrate: bool = True,
+    calibration_data: Path | None = None,
+    calibration_max: int = 0,
+    progress: bool = False,
 ) -> dict:
-    """Export a training run's weights ("best", "final" or "checkpoint"); returns the model card."""
+    """Export a training run's weights ("best", "final" or "checkpoint"); returns the model card.
+
+    With `calibrate`, q is calibrated on the validation objects of `calibration_data` (default: the dataset the
+    run was trained on) before export (`dexnet.calibrate`).
+    """
     run_dir = Path(run_dir)
     run_config = load_run_config(run_dir)
     model, info = load_run_model(run_dir, weights)
-    return export_model(model, out, run_config, info, _run_metrics(run_dir), threads, benchmark_seconds)
+    calibration = None
+    if calibrate:
+        from dexnet.calibrate import calibrate_model
+
+        data = Path(calibration_data or run_config.get("dataset") or "")
+        if not (data / dataset.MANIFEST).is_file():
+            raise FileNotFoundError(
+                f"calibration needs the run's dataset, {data} has no {dataset.MANIFEST}: "
+                "pass --calibration-data DATASET (same crops) or --no-calibrate"
+            )
+        calibration = calibrate_model(model, data, calibration_max, progress=progress)
+        calibration["dataset"] = portable_path(data)
+        calibration["manifest_hash"] = dataset.manifest_hash(data)
+    return export_model(model, out, run_config, info, _run_metrics(run_dir), threads, benchmark_seconds, calibration)
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
@@ -254,13 +315,30 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--weights", choices=("best", "final", "checkpoint"), default="best", help="default best")
     parser.add_argument("--threads", type=int, help="onnxruntime intra-op threads for the speed measurement")
     parser.add_argument("--benchmark-seconds", type=float, default=2.0, help="time spent measuring crops/s")
+    parser.add_argument("--no-calibrate", dest="calibrate", action="store_false", help="export q uncalibrated")
+    parser.add_argument(
+        "--calibration-data", type=Path, help="dataset whose val objects calibrate q (default: the run's dataset)"
+    )
+    parser.add_argument("--calibration-max", type=int, default=0, help="cap datapoints per split (0 = all)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(func=run_cli)
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    card = export_run(args.run_dir, args.out, args.weights, args.threads, args.benchmark_seconds)
-    print(
+    card = export_run(
+        args.run_dir, args.out, args.weights, args.threads, args.benchmark_seconds, args.calibrate,
+        args.calibration_data, args.calibration_max, args.progress,
+    )
+    line = (
         f"exported {args.out} and {card_path(args.out).name}: parity {card['parity_max_abs_diff']:.1e}, "
         f"{card['benchmark']['crops_per_s_batch_256']:.0f} crops/s at batch 256"
     )
+    calibration = card["calibration"]
+    if calibration:
+        line += f"; calibrated (temperature {calibration['temperature']:.3f}, bias {calibration['bias']:+.3f})"
+        for split in ("val", "test"):
+            if f"ece_{split}_after" in calibration:
+                line += (f", {split} ECE {calibration[f'ece_{split}_before']:.3f} -> "
+                         f"{calibration[f'ece_{split}_after']:.3f}")
+    print(line)
     return 0

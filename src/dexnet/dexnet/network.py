@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -176,14 +177,48 @@ class GQCNNNet(nn.Module):
 
 
 class SuccessProbability(nn.Module):
-    """Export head: raw metric inputs -> P(success) (N,) float32, the softmax's success column."""
+    """Export head: raw metric inputs -> P(success) (N,) float32, the softmax's success column.
 
-    def __init__(self, model: GQCNNNet) -> None:
+    `temperature` and `bias` bake a calibration (dexnet.calibrate, fitted on validation objects) into the graph:
+    P = sigmoid(log_odds / temperature + bias); the defaults leave the network's own probability unchanged.
+    """
+
+    def __init__(self, model: GQCNNNet, temperature: float = 1.0, bias: float = 0.0) -> None:
         super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"calibration temperature must be positive, got {temperature}")
         self.model = model
+        self.register_buffer("temperature", torch.tensor(float(temperature), dtype=torch.float32))
+        self.register_buffer("bias", torch.tensor(float(bias), dtype=torch.float32))
 
     def forward(self, crops: torch.Tensor, gripper_depth: torch.Tensor) -> torch.Tensor:
-        return self.model.success_probability(crops, gripper_depth)
+        logits = self.model(crops, gripper_depth)
+        log_odds = logits[:, 1] - logits[:, 0] + self.model.prior_log_odds
+        return torch.sigmoid(log_odds / self.temperature + self.bias)
+
+
+@torch.no_grad()
+def predict_log_odds(model: GQCNNNet, crops: np.ndarray, depths: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """log(P / (1 - P)) (N,) of the calibrated-to-prior P(success), for crops (N,32,32) and depths (N,), metres."""
+    model.eval()
+    out = np.empty(len(crops), dtype=np.float32)
+    for start in range(0, len(crops), batch_size):
+        c = torch.from_numpy(np.ascontiguousarray(crops[start : start + batch_size], dtype=np.float32))
+        d = torch.from_numpy(np.ascontiguousarray(depths[start : start + batch_size], dtype=np.float32))
+        logits = model(c[:, None], d[:, None])
+        out[start : start + batch_size] = (logits[:, 1] - logits[:, 0] + model.prior_log_odds).numpy()
+    return out
+
+
+def predict_probabilities(model: GQCNNNet, crops: np.ndarray, depths: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """P(success) (N,) of a torch GQ-CNN (`success_probability`) for crops (N,32,32) and depths (N,), metres."""
+    log_odds = predict_log_odds(model, crops, depths, batch_size)
+    return (1.0 / (1.0 + np.exp(-log_odds.astype(np.float64)))).astype(np.float32)
+
+
+def preset_name(config: NetworkConfig) -> str | None:
+    """The name of the preset with this layout, or None for a custom one."""
+    return next((name for name, value in PRESETS.items() if value == config), None)
 
 
 def count_parameters(model: nn.Module) -> int:
