@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from geometry_msgs.msg import PoseArray, PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
@@ -22,6 +23,7 @@ from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.gripper import Gripper, load_gripper
 from gqcnn_core.model import GQCNN, ModelError
 from gqcnn_core.paths import default_model_path
+from gqcnn_planner.frames import FrameResolver
 from gqcnn_planner.inputs import MAX_IMAGE_PIXELS
 from gqcnn_planner.node_settings import declare_settings, run_node, setting
 from gqcnn_planner.overlay import draw_grasps
@@ -41,6 +43,8 @@ from gqcnn_planner.ros_conversions import (
     image_to_depth,
     image_to_mask,
     is_empty_image,
+    msg_to_pose,
+    pose_to_msg,
 )
 from gqcnn_planner.rviz import grasp_markers, rgb_image
 from gqcnn_planner.segmentation import segment_objects
@@ -75,6 +79,8 @@ class PlannerSettings:
     depth_topic: str = setting("depth/image_raw", "depth image (16UC1 mm or 32FC1 m)")
     camera_info_topic: str = setting("depth/camera_info", "camera_info of the depth image")
     mask_topic: str = setting("segmask", "object mask from the perception node (mono8)")
+    extrinsics_file: str = setting("", "camera extrinsics YAML for goals with a target_frame when tf2 is not "
+                                   "available (empty: config/camera_extrinsics.yaml)")
 
     def policy_config(self, gripper: Gripper) -> PolicyConfig:
         return PolicyConfig(gripper=gripper, num_candidates=self.num_candidates, top_k=self.top_k,
@@ -99,6 +105,7 @@ class PlannerNode(Node):
             self.gripper_error = f"gripper_file: {err}"
             self.get_logger().error(self.gripper_error)
 
+        self.frames = FrameResolver(self, s.extrinsics_file)
         self._lock = threading.Lock()
         self._infos: deque[CameraInfo] = deque(maxlen=30)
         self._latest: Image | None = None
@@ -177,6 +184,9 @@ class PlannerNode(Node):
         settings = self.settings
         depth_msg, info, mask_msg = self.select_inputs(goal)
         camera = camera_info_to_intrinsics(info)
+        header = Header(stamp=depth_msg.header.stamp, frame_id=info.header.frame_id or camera.frame_id)
+        # Resolved before planning: an unknown frame fails in milliseconds, not after the plan.
+        target_camera = self.frames.lookup(goal.target_frame, header.frame_id) if goal.target_frame else None
         if depth_msg.width * depth_msg.height > MAX_IMAGE_PIXELS:  # refuse before decoding hundreds of MB
             raise InvalidInputError(f"depth image {depth_msg.width}x{depth_msg.height} is larger than the "
                                     f"supported {MAX_IMAGE_PIXELS} pixels")
@@ -207,12 +217,17 @@ class PlannerNode(Node):
         config = settings.policy_config(self.gripper)
         planned = plan(goal.policy or settings.policy, depth, camera, self.model, self.rng, mask, roi,
                        goal.num_candidates or None, config, feedback, lambda: goal_handle.is_cancel_requested)
-        header = Header(stamp=depth_msg.header.stamp, frame_id=info.header.frame_id or camera.frame_id)
         result.status = STATUS["SUCCESS"]
         result.grasp = grasp_to_msg(planned.grasp, planned.q_value, camera, header, planned.segment_id)
         result.candidates = [grasp_to_msg(planned.candidates.grasp(i), planned.q_values[i], camera, header,
                                           planned.segment_id if i == 0 else -1)
                              for i in range(len(planned.candidates))]
+        if target_camera is not None:
+            target = Header(stamp=header.stamp, frame_id=goal.target_frame)
+            result.grasp_pose = PoseStamped(header=target, pose=pose_to_msg(target_camera @ msg_to_pose(
+                result.grasp.pose.pose)))
+            result.candidate_poses = PoseArray(header=target, poses=[
+                pose_to_msg(target_camera @ msg_to_pose(c.pose.pose)) for c in result.candidates])
         result.preprocess_time = float(planned.times["preprocess"])
         result.sampling_time = float(planned.times["sampling"])
         result.inference_time = float(planned.times["inference"])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import Pose, PoseStamped, Transform, TransformStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from dexnet_msgs.msg import Grasp
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.depth import decode_depth, encode_depth
+from gqcnn_core.frames import pose_matrix, pose_parts
 from gqcnn_core.grasp import Grasp2D
 
 MASK_ENCODINGS = ("mono8", "8UC1")
@@ -91,3 +92,36 @@ def grasp_msg_summary(msg: Grasp) -> dict:
     return {"center_px": [round(float(v), 1) for v in msg.center_px], "angle": round(msg.angle, 4),
             "depth": round(msg.depth, 4), "width": round(msg.width, 4), "width_px": round(msg.width_px, 1),
             "q_value": round(msg.q_value, 3)}
+
+
+def pose_to_msg(pose: np.ndarray) -> Pose:
+    """4x4 pose -> geometry_msgs/Pose."""
+    position, quaternion = pose_parts(pose)
+    msg = Pose()
+    msg.position.x, msg.position.y, msg.position.z = (float(v) for v in position)
+    msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = (float(v) for v in quaternion)
+    return msg
+
+
+def msg_to_pose(msg: Pose) -> np.ndarray:
+    """geometry_msgs/Pose -> 4x4 pose (ValueError for a non-unit quaternion)."""
+    p, o = msg.position, msg.orientation
+    return pose_matrix([p.x, p.y, p.z], [o.x, o.y, o.z, o.w])
+
+
+def transform_to_msg(parent_child: np.ndarray, parent: str, child: str, stamp=None) -> TransformStamped:
+    """4x4 pose of `child` in `parent` -> TransformStamped (the /tf convention: header = parent, child_frame_id)."""
+    position, quaternion = pose_parts(parent_child)
+    msg = TransformStamped(child_frame_id=child)
+    msg.header.frame_id = parent
+    if stamp is not None:
+        msg.header.stamp = stamp
+    t = msg.transform
+    t.translation.x, t.translation.y, t.translation.z = (float(v) for v in position)
+    t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w = (float(v) for v in quaternion)
+    return msg
+
+
+def transform_to_matrix(msg: Transform) -> np.ndarray:
+    t, r = msg.translation, msg.rotation
+    return pose_matrix([t.x, t.y, t.z], [r.x, r.y, r.z, r.w])
