@@ -1,12 +1,13 @@
-"""`make demo`: the whole stack on the built-in simulated scene.
+"""`make demo`: the launch flow (`ros2 launch yumi_bridge full_stack.launch.py`, then `pick`) with its defaults.
 
-A held-out object (test split: never seen in training) is dropped onto the table of the yumi_bridge MuJoCo
-simulation and rendered with the Dex-Net camera model. The yumi_bridge (sim backend), perception and planner
-nodes run in-process on the real rclpy middleware, wired as launch/full_stack.launch.py wires them: the sim streams
-the rendered depth and camera_info on the camera topics like a camera driver, the perception node segments the
-object, the pick client's PlanGrasp goals (no image: the planner uses the
-subscribed frames) return the GQ-CNN's grasps, and ExecuteGrasp runs the CEM grasp in the simulation (lift,
-transport, shake). The demo prints grasps, timings and the outcome and writes overlays to demo_output/.
+The nodes of yumi_bridge.launch_description's full stack start in-process on the real rclpy middleware with exactly
+the launch file's parameter files, remappings and default arguments: the execute node's sim backend drops the
+default object (SimSettings' sim_mesh_file and sim_seed, one place) on the MuJoCo table and streams its depth and
+camera_info on the camera topics as a camera driver would, the perception node segments the object, and the planner
+plans on the subscribed frames. The demo draws the ranking and CEM candidates (demo_output/demo_grasp_*.png), then
+runs one pick as `ros2 run yumi_bridge pick` does: a PlanGrasp goal with the planner's own policy, an ExecuteGrasp
+goal with the planned grasp (approach, close, lift, transport, shake, release). It prints one JSON line per step.
+Exit code: 0 when the object is held, 1 otherwise (no model, planning or execution failed).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,41 +24,20 @@ import numpy as np
 OUT = Path("demo_output")
 
 
-def held_out_object() -> tuple[str, Path]:
-    """The first loadable test-split pybullet object, preprocessed as in the dataset, saved as a mesh file."""
-    from dexnet import dataset
-    from dexnet.generate import DEFAULT_GRIPPER
-    from dexnet.mesh import MeshError, load_object, pybullet_object_paths
-    from gqcnn_core.gripper import load_gripper
-
-    for path in pybullet_object_paths():
-        if dataset.object_split(f"pybullet/{path.stem}") != "test":
-            continue
-        try:
-            mesh = load_object(path, load_gripper(DEFAULT_GRIPPER))
-        except MeshError:
-            continue
-        OUT.mkdir(exist_ok=True)
-        target = OUT / f"heldout_{path.stem}.obj"
-        mesh.export(target)
-        return path.stem, target
-    raise RuntimeError("no loadable held-out object")
-
-
 def main() -> int:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    from rclpy.parameter import Parameter
+    from PIL import Image as PILImage
 
     from dexnet_msgs.action import PlanGrasp
     from gqcnn_core.model import GQCNN, ModelError
     from gqcnn_core.paths import default_model_path
     from gqcnn_planner.background_executor import BackgroundExecutor
+    from gqcnn_planner.launch_description import parse_arguments, start_in_process
     from gqcnn_planner.overlay import draw_grasps
-    from gqcnn_planner.perception_node import PerceptionNode
-    from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import grasp_msg_summary, msg_to_grasp
     from gqcnn_planner.sampling import GraspCandidates
     from yumi_bridge.execute_grasp_node import ExecuteGraspNode
+    from yumi_bridge.launch_description import FULL_STACK_ARGUMENTS, full_stack_nodes
     from yumi_bridge.pick_node import PickClient
 
     model_path = default_model_path()
@@ -65,20 +46,18 @@ def main() -> int:
     except ModelError as err:
         print(f"demo: cannot plan without a trained GQ-CNN: {err}", file=sys.stderr)
         return 1
-    name, mesh_file = held_out_object()
 
     with BackgroundExecutor() as ros:
-        # The sim's camera stream goes where a camera driver's would (launch/full_stack.launch.py does the same).
-        camera_topics = ["--ros-args", "-r", "~/sim/depth:=depth/image_raw",
-                         "-r", "~/sim/camera_info:=depth/camera_info"]
-        bridge = ros.add(ExecuteGraspNode(context=ros.context, cli_args=camera_topics, parameter_overrides=[
-            Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=str(mesh_file)),
-            Parameter("sim_seed", value=1)]))
-        depth, camera = bridge.backend.scene.depth, bridge.backend.scene.camera
-        print(f"scene: held-out object pybullet/{name} dropped on the simulated table, {camera.width}x{camera.height} "
-              f"depth, model {Path(model_path).name} ({card.get('network', {}).get('preset', '?')} preset)")
-        ros.add(PerceptionNode(context=ros.context))
-        planner = ros.add(PlannerNode(context=ros.context))
+        # The launch file's defaults: no launch argument given.
+        specs = full_stack_nodes(**parse_arguments({}, FULL_STACK_ARGUMENTS))
+        nodes = [ros.add(start_in_process(spec, context=ros.context)) for spec in specs]
+        bridge = next(node for node in nodes if isinstance(node, ExecuteGraspNode))
+        planner = next(node for node in nodes if node.get_name() == "gqcnn_planner")
+        scene = bridge.backend.scene
+        mesh = bridge.backend.settings.sim_mesh_file or "the default 35 x 90 x 50 mm box"
+        print(f"scene: {mesh} dropped on the simulated table (seed {scene.seed}), {scene.camera.width}x"
+              f"{scene.camera.height} depth; model {Path(model_path).name} "
+              f"({card.get('network', {}).get('preset', '?')} preset); min_q {bridge.config.min_q}")
         pick = ros.add(PickClient(context=ros.context))
         missing = pick.wait_for_servers()
         if missing:
@@ -88,14 +67,13 @@ def main() -> int:
         while time.time() < deadline and (planner.latest_frame()[1] is None or planner._latest_mask is None):
             time.sleep(0.1)
 
-        planned, chosen = [], None
+        OUT.mkdir(exist_ok=True)
         for policy in ("ranking", "cem"):
             result = pick.plan(ros, policy)
             if result.status != PlanGrasp.Result.SUCCESS:
                 print(f"{policy}: failed ({result.status}): {result.message}")
                 continue
-            chosen = result.grasp
-            print(json.dumps({"policy": policy, **grasp_msg_summary(chosen),
+            print(json.dumps({"policy": policy, **grasp_msg_summary(result.grasp),
                               "planning_time": round(result.planning_time, 3),
                               "stages_s": {"preprocess": round(result.preprocess_time, 3),
                                            "sampling": round(result.sampling_time, 3),
@@ -104,20 +82,15 @@ def main() -> int:
             candidates = GraspCandidates(np.array([x.center for x in grasps]), np.array([x.angle for x in grasps]),
                                          np.array([x.depth for x in grasps]), np.array([x.width for x in grasps]),
                                          np.array([c.width_px for c in result.candidates]))
-            OUT.mkdir(exist_ok=True)
-            from PIL import Image as PILImage
-
-            overlay = draw_grasps(depth, candidates, np.array([c.q_value for c in result.candidates]), scale=2)
+            overlay = draw_grasps(scene.depth, candidates, np.array([c.q_value for c in result.candidates]), scale=2)
             PILImage.fromarray(overlay).save(OUT / f"demo_grasp_{policy}.png")
-            planned.append(str(OUT / f"demo_grasp_{policy}.png"))
-        if not planned:
-            return 1
-        print(f"overlays written to {', '.join(planned)}")
-        phases: list[str] = []
-        outcome = pick.execute(ros, chosen, phases)
-        print(json.dumps({"execute": "sim", "status": outcome.status, "success": outcome.success,
-                          "final_width": round(outcome.final_width, 4), "message": outcome.message,
-                          "phases": list(dict.fromkeys(phases))}))
+            print(f"overlay written to {OUT / f'demo_grasp_{policy}.png'}")
+
+        outcome = pick.pick(ros)  # what `ros2 run yumi_bridge pick` does next in the launch flow
+        print(json.dumps({"pick": asdict(outcome)}))
+    if not outcome.success:
+        print(f"demo: the pick failed at {outcome.stage}: {outcome.message}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -203,9 +203,9 @@ def test_uncalibrated_camera_is_refused():
 
 
 def test_low_quality_is_refused_unless_allowed():
-    refused = refusal(q=0.2)
+    refused = refusal(q=0.2, config=replace(CONFIG, min_q=0.5))
     assert refused.status == UNSAFE and "q=0.200 is below min_q=0.500" in str(refused)
-    plan = plan_grasp_motion(GOOD, 0.035, 0.2, "", replace(CONFIG, allow_low_q=True), BASE_AS_CAMERA)
+    plan = plan_grasp_motion(GOOD, 0.035, 0.2, "", replace(CONFIG, min_q=0.5, allow_low_q=True), BASE_AS_CAMERA)
     assert plan.width == 0.035
 
 
@@ -260,7 +260,8 @@ def test_the_given_gripper_sets_the_stroke_and_the_table_clearance():
 
 
 def test_every_unsafe_reason_is_reported_at_once():
-    refused = refusal(camera_grasp=top_down_grasp(0.80, 0.0, 0.035), width=0.07, q=0.1)
+    refused = refusal(camera_grasp=top_down_grasp(0.80, 0.0, 0.035), width=0.07, q=0.1,
+                      config=replace(CONFIG, min_q=0.5))
     assert len(refused.reasons) >= 3
 
 

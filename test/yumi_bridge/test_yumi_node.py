@@ -80,7 +80,7 @@ def test_sim_backend_publishes_the_scene_and_executes_goals(ros, box_file):
 
 
 def test_bad_goals_end_with_a_status_and_a_message(ros, box_file):
-    node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3)
+    node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3, min_q=0.5)
     good = planned_grasp(node)
 
     low_q = planned_grasp(node, q=0.2)
@@ -276,7 +276,7 @@ def test_bad_parameters_are_a_clear_start_up_error(ros):
 
 
 def test_dynamic_parameters_apply_to_the_next_goal_and_geometry_is_read_only(ros, box_file):
-    node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3)
+    node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3, min_q=0.5)
     low_q = planned_grasp(node, q=0.3)
     result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=low_q, dry_run=True))
     assert result.status == Result.UNSAFE

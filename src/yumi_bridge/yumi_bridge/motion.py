@@ -45,8 +45,12 @@ class MotionConfig:
         "right", "Arm used when the goal leaves `arm` empty (the other one if only it can reach)",
         choices=ARMS, dynamic=True,
     )
-    min_q: float = setting(0.5, "Grasps whose predicted quality q_value is below this are refused", low=0.0, high=1.0,
-                         dynamic=True)
+    min_q: float = setting(
+        0.0,
+        "Grasps whose predicted quality q_value is below this are refused (0.0: the shipped model's q does not "
+        "separate grasps that hold in the sim from those that fail, see benchmarks/min_q_threshold.py)",
+        low=0.0, high=1.0, dynamic=True,
+    )
     allow_low_q: bool = setting(False, "Execute grasps below min_q anyway (ExecuteGrasp has no per-goal override)",
                                 dynamic=True)
     workspace_min: tuple = setting((0.15, -0.45, -0.01), "Lower corner of the box every TCP waypoint must stay in")
