@@ -4,6 +4,8 @@ package_name = "gqcnn_core"
 
 # An ament_python package so `colcon build` and rosdep see it, and a plain setuptools package so
 # `pip install -e src/gqcnn_core` works without ROS (dexnet needs only this).
+# config/ and models/ hold symlinks to the workspace's top-level files (the ones users edit); they are installed
+# as share data, where gqcnn_core.paths finds them after a plain (non-symlink) colcon build.
 setup(
     name=package_name,
     version="0.1.0",
@@ -11,6 +13,8 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/config", ["config/gripper_yumi.yaml", "config/camera_extrinsics.yaml"]),
+        ("share/" + package_name + "/models", ["models/gqcnn.onnx", "models/gqcnn.json"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

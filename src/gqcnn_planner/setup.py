@@ -9,6 +9,8 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/config", ["config/planner.yaml", "config/gqcnn.rviz"]),
+        ("share/" + package_name + "/launch", ["launch/grasp_planner.launch.py"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -21,6 +23,7 @@ setup(
             "planner_node = gqcnn_planner.planner_node:main",
             "perception_node = gqcnn_planner.perception_node:main",
             "realsense_node = gqcnn_planner.realsense_node:main",
+            "camera_tf_node = gqcnn_planner.camera_tf_node:main",
             "gqcnn-plan = gqcnn_planner.cli:main",
         ],
     },

@@ -1,3 +1,5 @@
+from glob import glob
+
 from setuptools import find_packages, setup
 
 package_name = "yumi_bridge"
@@ -9,6 +11,9 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/config", ["config/yumi_bridge.yaml"]),
+        ("share/" + package_name + "/config/rapid", sorted(glob("config/rapid/*.mod"))),
+        ("share/" + package_name + "/launch", ["launch/full_stack.launch.py"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -18,7 +23,8 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "yumi_bridge = yumi_bridge.executor_node:main",
+            "execute_grasp_node = yumi_bridge.execute_grasp_node:main",
+            "yumi_bridge = yumi_bridge.execute_grasp_node:main",  # the executable's old name, for existing launch files
             "pick = yumi_bridge.pick_node:main",
             "yumi-register-camera = yumi_bridge.registration:main",
         ],
