@@ -10,7 +10,7 @@
 A heap is built the way objects are poured into a bin: one object at a time, in a random orientation, released
 1 cm above the current top of the heap at a random point of the area (shrunk by the object's own radius) and
 given up to a second to come to rest before the next one; then the whole heap settles. Objects that roll out of
-the area are dropped again nearer the centre (twice at most) and otherwise left out of the heap
+the area are dropped again nearer the centre each time (four times at most) and otherwise left out of the heap
 (`HeapScene.objects` lists those in it). The camera (Dex-Net 2.0 distribution, aimed at the area's centre), the
 registration error and the physical conditions (sim_settings.draw_conditions: one density per object, one finger
 friction per heap) come from the heap's seed, so the same seed gives the same heap and the same outcomes.
@@ -43,7 +43,7 @@ from yumi_bridge.trial import Trial
 from yumi_bridge.world import World
 
 AREA_SIZE = 0.30  # side of the square area objects are dropped into, m
-REDROPS = 2  # times an object that rolled out of the area is dropped again while the heap is built
+REDROPS = 4  # times an object that rolled out of the area is dropped again while the heap is built
 
 
 @dataclass(frozen=True)
@@ -183,23 +183,21 @@ class HeapSimulator:
         world = self.world
         conditions = draw_conditions(self.settings, seed, len(self.meshes))
         world.set_conditions(conditions.finger_friction, conditions.object_densities, self.settings.sim_object_density)
-        world.reset()
+        world.reset(parking=[self._parking(k) for k in range(len(self.meshes))])  # out until poured in
         world.park_gripper(tuple(self.center))
-        for k in range(len(self.meshes)):  # all out of the scene until poured in
-            self._remove(k)
         rng = np.random.default_rng(seed)
         for k in range(len(self.meshes)):
             self._drop_one(k, rng)
         heap = list(range(len(self.meshes)))
         world.settle(heap, 3.0)
-        for _ in range(REDROPS):
+        for attempt in range(REDROPS):
             outside = [k for k in heap if not self.in_area(k)]
             if not outside:
                 break
             for k in outside:
                 self._remove(k)
             for k in outside:
-                self._drop_one(k, rng, spread=0.5)
+                self._drop_one(k, rng, spread=0.5 ** (attempt + 1))
             world.settle(heap, 3.0)
         for k in heap:
             if not self.in_area(k):
@@ -238,7 +236,11 @@ class HeapSimulator:
         return top
 
     def _remove(self, k: int) -> None:
-        self.world.remove_object(k, np.array([10.0 + k, 10.0, 1.0]))  # far from everything, floating
+        self.world.remove_object(k, self._parking(k))
+
+    @staticmethod
+    def _parking(k: int) -> np.ndarray:
+        return np.array([10.0 + k, 10.0, 1.0])  # far from everything, floating
 
     def _render(self, seed, world_camera, error, friction, densities, attempts, removed) -> HeapScene:
         poses = {k: self.world.object_pose(k) for k in range(len(self.meshes)) if k not in self.world.removed}

@@ -88,11 +88,18 @@ class World:
 
     # ---- state ---------------------------------------------------------------------------------------------------
 
-    def reset(self) -> None:
+    def reset(self, parking: list[np.ndarray] | None = None) -> None:
+        """Back to the model's initial state with every object in the scene, or with all of them removed and
+        resting at `parking` (one position each) before anything is computed: at the initial state they all
+        overlap at the origin."""
         mujoco.mj_resetData(self.model, self.data)
-        self.removed.clear()
+        self.removed = set(range(self.n_objects)) if parking is not None else set()
         for k in range(self.n_objects):
-            self._set_collisions(k, True)
+            self._set_collisions(k, parking is None)
+            if parking is not None:
+                pose = np.eye(4)
+                pose[:3, 3] = parking[k]
+                self.set_object_pose(k, pose)
 
     def get_state(self) -> tuple[np.ndarray, frozenset[int]]:
         spec = mujoco.mjtState.mjSTATE_INTEGRATION
