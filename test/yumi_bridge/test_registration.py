@@ -166,18 +166,18 @@ def test_cli_writes_extrinsics(images, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "message", "code"),
     [
-        (lambda args: args, "no 9x6 chessboard found in any of the 2 images"),
-        (lambda args: [arg.replace("9x6", "9by6") for arg in args], "--pattern must look like 9x6"),
-        (lambda args: [arg.replace("view1.png", "missing.png") for arg in args], "cannot read image"),
-        (lambda args: args[:-1], "--board-pose"),
+        (lambda args: args, "no 9x6 chessboard found in any of the 2 images", 1),  # the registration failed
+        (lambda args: [arg.replace("9x6", "9by6") for arg in args], "--pattern must look like 9x6", 2),  # bad input
+        (lambda args: [arg.replace("view1.png", "missing.png") for arg in args], "cannot read image", 2),
+        (lambda args: args[:-1], "--board-pose", 2),
     ],
 )
-def test_cli_bad_input_is_one_line_and_exit_1(tmp_path, capsys, change, message):
+def test_cli_failures_are_one_line_and_exit_1_bad_input_exit_2(tmp_path, capsys, change, message, code):
     blank = np.full((CAMERA.height, CAMERA.width), 235, np.uint8)
     out = tmp_path / "out.yaml"
-    assert main([*change(cli_inputs(tmp_path, [blank, blank])), "--out", str(out)]) == 1
+    assert main([*change(cli_inputs(tmp_path, [blank, blank])), "--out", str(out)]) == code
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1 and not out.exists()
 
@@ -187,4 +187,4 @@ def test_cli_runs_as_module_without_traceback(tmp_path):
     arguments += ["--board-pose", *["0"] * 6, "1", "--out", str(tmp_path / "out.yaml")]
     command = [sys.executable, "-m", "yumi_bridge.registration", *arguments]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert finished.returncode == 1 and "Traceback" not in finished.stderr and finished.stderr.count("\n") == 1
+    assert finished.returncode == 2 and "Traceback" not in finished.stderr and finished.stderr.count("\n") == 1

@@ -26,6 +26,11 @@ from gqcnn_core.config_file import read_yaml_mapping
 from yumi_bridge.frames import pose_matrix, pose_parts
 
 Pattern = tuple[int, int]  # inner corners (columns, rows), like cv2.findChessboardCorners' patternSize
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2  # the CLI convention (README "CLI exit codes")
+
+
+class NoBoardError(ValueError):
+    """No image shows the chessboard: the registration failed (the inputs themselves were readable)."""
 
 
 def board_points(pattern: Pattern, square: float) -> np.ndarray:
@@ -120,7 +125,7 @@ def register_camera(
         if view is not None:
             base_cameras.append(board @ np.linalg.inv(view.camera_board))
     if not base_cameras:
-        raise ValueError(f"no {pattern[0]}x{pattern[1]} chessboard found in any of the {len(images)} images")
+        raise NoBoardError(f"no {pattern[0]}x{pattern[1]} chessboard found in any of the {len(images)} images")
     positions = np.array([pose[:3, 3] for pose in base_cameras])
     base_camera = np.eye(4)
     base_camera[:3, :3] = Rotation.from_matrix([pose[:3, :3] for pose in base_cameras]).mean().as_matrix()
@@ -156,7 +161,7 @@ def write_extrinsics_yaml(
 
 class _OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise ValueError(message)  # main() prints it as one line and returns 1 instead of exiting 2 with usage
+        raise ValueError(message)  # main() prints it as one line (exit 2) instead of the usage text
 
 
 def _parse_pattern(text: str) -> Pattern:
@@ -189,7 +194,11 @@ def _read_image(path: str, intrinsics: CameraIntrinsics) -> np.ndarray:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: register the camera from chessboard images and write the extrinsics YAML; 1 on bad input."""
+    """CLI: register the camera from chessboard images and write the extrinsics YAML.
+
+    Exit 0 when written, 1 when no image shows the board or the file cannot be written, 2 on bad arguments or
+    unreadable inputs; the reason as one line on stderr.
+    """
     parser = _OneLineErrorParser(prog="yumi-register-camera", description="Register the camera with a chessboard.")
     parser.add_argument("--images", nargs="+", required=True, help="chessboard images (grey or colour)")
     parser.add_argument("--intrinsics", required=True, help="camera_info YAML (camera_calibration_parsers format)")
@@ -210,15 +219,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         dist_coeffs = _distortion_from_yaml(args.intrinsics)
         board = pose_matrix(args.board_pose[:3], args.board_pose[3:])
         images = [_read_image(path, intrinsics) for path in args.images]
+    except (OSError, ValueError, yaml.YAMLError, cv2.error) as err:
+        return _fail(err, EXIT_BAD_INPUT)
+    try:
         result = register_camera(images, intrinsics.k, dist_coeffs, pattern, args.square, board)
         camera_frame = args.camera_frame or intrinsics.frame_id
         write_extrinsics_yaml(args.out, result.base_camera, args.base_frame, camera_frame, note=result.summary())
-    except (OSError, ValueError, yaml.YAMLError, cv2.error) as err:
-        print(f"yumi-register-camera: error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
+    except NoBoardError as err:
+        return _fail(err, EXIT_FAILED)
+    except ValueError as err:  # a frame name that is not a tf frame name
+        return _fail(err, EXIT_BAD_INPUT)
+    except (OSError, cv2.error) as err:
+        return _fail(err, EXIT_FAILED)
     skipped = [path for path, rms in zip(args.images, result.per_image_rms_px, strict=True) if rms is None]
     print(f"wrote {args.out}: {result.summary()}" + (f"; no board in {', '.join(skipped)}" if skipped else ""))
-    return 0
+    return EXIT_OK
+
+
+def _fail(err: Exception, code: int) -> int:
+    print(f"yumi-register-camera: error: {' '.join(str(err).split())}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
