@@ -139,7 +139,7 @@ def test_rendered_depth_shows_the_settled_physics_pose():
 
 def test_unsafe_plans_are_refused_before_the_sim_moves():
     extents = (0.03, 0.04, 0.08)
-    sim = GraspSimulator(box_mesh(extents))
+    sim = GraspSimulator(box_mesh(extents), config=replace(CONFIG, min_q=0.5))
     scene = sim.drop_object(seed=3)
     with pytest.raises(GraspRefusedError, match="below min_q"):
         sim.run_grasp(scene, grasp_across_short_side(scene, extents), q_value=0.1)
