@@ -1,5 +1,9 @@
 """The execute_grasp node over real rclpy: sim and rws backends, refusals with status and message, cancel, auto mode."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -286,3 +290,41 @@ def test_dynamic_parameters_apply_to_the_next_goal_and_geometry_is_read_only(ros
     assert not node.set_parameters([Parameter("min_q", value=2.0)])[0].successful  # out of range: refused
     assert not node.set_parameters([Parameter("table_z", value=0.1)])[0].successful  # read-only
     assert node.config.min_q == 0.25 and node.config.table_z == 0.0
+
+
+def run_node_process(*ros_args: str) -> subprocess.Popen:
+    # A domain of its own (1-100, never ours), and a process group of its own to signal like a supervisor does.
+    env = dict(os.environ, ROS_DOMAIN_ID=str((int(os.environ["ROS_DOMAIN_ID"]) + 37) % 100 + 1))
+    return subprocess.Popen([sys.executable, "-m", "yumi_bridge.execute_grasp_node", "--ros-args", *ros_args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+
+
+def test_main_exits_2_with_one_line_on_a_bad_parameter():
+    process = run_node_process("-p", "backend:=gazebo")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2 and "Traceback" not in stderr
+    assert "invalid parameter: backend: 'gazebo' is not one of rws, sim" in stderr.strip().splitlines()[-1]
+
+
+def test_main_survives_sigint_delivered_twice_to_its_process_group():
+    # Issue 16: a Ctrl-C sent to the whole process group (a supervisor, a script, CI) reached the node twice and the
+    # second one printed KeyboardInterrupt tracebacks, exit code -2.
+    process = run_node_process("-p", "sim_camera_rate:=0.0")
+    lines = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in process.stderr:
+            lines.append(line)
+            if "execute_grasp ready" in line:
+                ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert ready.wait(60), "".join(lines)
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    reader.join(timeout=5)
+    assert not any("Traceback" in line or "KeyboardInterrupt" in line for line in lines), "".join(lines)
