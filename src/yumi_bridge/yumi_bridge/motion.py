@@ -1,4 +1,4 @@
-"""Grasp motion planning and the safety checks that run before anything moves (ROS-free).
+"""Grasp motion planning and the safety checks that run before anything moves (no ROS messages or nodes).
 
 A grasp (TCP pose in the camera optical frame, jaw width, predicted quality) becomes a list of waypoints in the
 robot base frame: pre-grasp above the grasp along the approach axis, approach, close, lift, transport to the drop
@@ -7,6 +7,9 @@ into robot targets (rws.py, through the tool offset) or gripper motions (sim.py)
 
 `plan_grasp_motion` refuses with a `GraspRefusedError` whose `status` says which kind of problem it is (invalid input,
 no calibration, unsafe) and whose message lists every reason in words.
+
+MotionConfig's fields are written with gqcnn_planner.node_settings' `setting()`, the one settings idiom of every
+node (importing it loads rclpy but declares nothing; the execute node turns the fields into ROS parameters).
 """
 
 from __future__ import annotations
