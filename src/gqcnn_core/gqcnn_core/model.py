@@ -8,12 +8,24 @@ Normalisation is inside the graph, so callers pass metric values straight from `
 The card records the crop transform the training data was cut with; a model whose transform differs from
 this code's CROP_TRANSFORM_VERSION is refused, since its scores would be meaningless.
 
+Camera-agnostic crops: the card's `camera` records the training camera's focal length (px). A crop window of
+`window_px` pixels at focal length fx_train covers a fixed metric footprint at a given depth; another camera sees
+that footprint in window_px * fx / fx_train pixels. `for_camera(camera)` returns the model with its crop window
+scaled so (the output stays 32x32), so the network sees objects at the scale it was trained on, whatever the
+camera's resolution or focal length. Cards without `camera` (older exports) are not scaled.
+
+Faults are ModelError, never a silently wrong q: a card whose `crop` or `camera` entry is malformed is refused
+at load; a graph that fails at run time, returns the wrong number of values or values outside [0, 1] (NaN and
+inf included) is refused at predict.
+
 ROS-free and torch-free: only numpy and onnxruntime.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +54,10 @@ def _dims(shape: list) -> list:
     return [d if isinstance(d, int) else "N" for d in shape]
 
 
+def _positive(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and bool(np.isfinite(value)) and value > 0
+
+
 class GQCNN:
     """P(success) of grasps from their depth crops; load with `GQCNN.load(path)`."""
 
@@ -51,6 +67,7 @@ class GQCNN:
         self._session = session
         self._card = card
         self._path = Path(path)
+        self._crop_spec: CropSpec | None = None  # set by for_camera
         self.batch_size = int(batch_size)
 
     @classmethod
@@ -101,15 +118,25 @@ class GQCNN:
             shapes = [(o.name, _dims(o.shape)) for o in outputs]
             raise ModelError(f"{path}: outputs are {shapes}, expected one '{OUTPUT_NAME}' of shape [N]")
 
-        crop = card.get("crop", {})
+        crop = card.get("crop")
+        if not isinstance(crop, dict):
+            raise ModelError(f"{card_file}: 'crop' must be a mapping with window_px, out_px and transform_version")
         version = crop.get("transform_version")
         if version != CROP_TRANSFORM_VERSION:
             raise ModelError(
                 f"{path}: trained on crops cut with transform '{version}', but this planner cuts "
                 f"'{CROP_TRANSFORM_VERSION}'; retrain or re-export the model with matching crops"
             )
-        if crop.get("out_px") != CROP_PX or not isinstance(crop.get("window_px"), int):
-            raise ModelError(f"{card_file}: crop entry {crop} lacks window_px or has out_px other than {CROP_PX}")
+        window = crop.get("window_px")
+        if crop.get("out_px") != CROP_PX or not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            raise ModelError(
+                f"{card_file}: crop entry {crop} needs a positive integer window_px and out_px {CROP_PX}"
+            )
+        camera = card.get("camera")
+        if camera is not None and not (
+            isinstance(camera, dict) and _positive(camera.get("fx")) and _positive(camera.get("fy", camera.get("fx")))
+        ):
+            raise ModelError(f"{card_file}: 'camera' must be a mapping with the training focal length fx > 0 (px)")
         return cls(session, card, path, batch_size)
 
     @property
@@ -123,9 +150,34 @@ class GQCNN:
 
     @property
     def crop_spec(self) -> CropSpec:
-        """The crop window (source px) and network input size (px) the model was trained with."""
+        """The crop window (source px) and network input size (px): the training camera's, or after
+        `for_camera` the given camera's."""
+        if self._crop_spec is not None:
+            return self._crop_spec
         crop = self._card["crop"]
         return CropSpec(crop_size=int(crop["window_px"]), out_size=int(crop["out_px"]))
+
+    @property
+    def training_camera(self) -> dict | None:
+        """The card's training camera (fx, fy px; width, height; depth_range_m), or None for older cards."""
+        camera = self._card.get("camera")
+        return dict(camera) if camera else None
+
+    def crop_spec_for(self, fx: float) -> CropSpec:
+        """The crop window for a camera of focal length `fx` (px): the training window scaled by fx / fx_train."""
+        camera = self._card.get("camera")
+        if not camera:
+            return self.crop_spec
+        if not _positive(fx):
+            raise ValueError(f"focal length must be positive, got {fx}")
+        window = max(1, round(self._card["crop"]["window_px"] * float(fx) / float(camera["fx"])))
+        return CropSpec(crop_size=window, out_size=int(self._card["crop"]["out_px"]))
+
+    def for_camera(self, camera) -> GQCNN:
+        """This model with `crop_spec` scaled to `camera` (anything with fx, fy in px); shares the session."""
+        scaled = copy.copy(self)
+        scaled._crop_spec = self.crop_spec_for((float(camera.fx) + float(camera.fy)) / 2.0)
+        return scaled
 
     @property
     def crop_transform_version(self) -> str:
@@ -134,7 +186,8 @@ class GQCNN:
     def predict(self, crops: np.ndarray, depths: np.ndarray) -> np.ndarray:
         """P(success) (N,) float32 for crops (N, 32, 32) float32 metres and gripper depths (N,) metres.
 
-        Runs in chunks of `batch_size`. Raises ValueError for mismatched shapes or non-finite inputs.
+        Runs in chunks of `batch_size`. Raises ValueError for mismatched shapes or non-finite inputs, and
+        ModelError when the graph fails or returns anything but one probability in [0, 1] per crop.
         """
         crops = np.asarray(crops, dtype=np.float32)
         depths = np.asarray(depths, dtype=np.float32).reshape(-1)
@@ -153,5 +206,19 @@ class GQCNN:
                 CROPS_INPUT: np.ascontiguousarray(crops[start:stop, None]),
                 DEPTH_INPUT: np.ascontiguousarray(depths[start:stop, None]),
             }
-            out[start:stop] = self._session.run(None, feeds)[0]
+            try:
+                result = np.asarray(self._session.run(None, feeds)[0])
+            except Exception as err:  # onnxruntime's own exception types
+                reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+                raise ModelError(f"{self._path.name}: inference failed ({reason})") from err
+            expected = len(feeds[CROPS_INPUT])
+            if result.shape != (expected,):
+                raise ModelError(
+                    f"{self._path.name}: returned shape {list(result.shape)} for {expected} crops, "
+                    f"expected [{expected}]"
+                )
+            if not np.all((result >= 0.0) & (result <= 1.0)):  # False for NaN too
+                bad = result[~((result >= 0.0) & (result <= 1.0))][0]
+                raise ModelError(f"{self._path.name}: returned q = {bad}, outside [0, 1]: not a probability")
+            out[start:stop] = result
         return out

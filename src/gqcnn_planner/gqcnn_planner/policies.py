@@ -42,6 +42,8 @@ class QualityModel(Protocol):
 
     def predict(self, crops: np.ndarray, depths: np.ndarray) -> np.ndarray: ...
 
+    def for_camera(self, camera: CameraIntrinsics) -> QualityModel: ...
+
 
 @dataclass(frozen=True)
 class PolicyConfig:
@@ -202,6 +204,7 @@ def plan(
     start = time.perf_counter()
     report("preprocess", 0.0, 0.0)
     filled, labels = prepare_inputs(depth, camera, mask, roi, 2 * config.sampler.min_distance_from_boundary_px + 1)
+    model = model.for_camera(camera)  # crop window scaled to this camera's focal length (gqcnn_core.model)
     context = PlanContext(filled, antialias(filled, model.crop_spec), camera, labels, np.zeros(3), model, rng, config,
                           report, should_cancel)
     context.times["preprocess"] = time.perf_counter() - start
