@@ -13,6 +13,7 @@ setup(
         ("share/" + package_name + "/launch", ["launch/grasp_planner.launch.py"]),
     ],
     install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},  # colcon test runs pytest (setup.cfg: which tests)
     zip_safe=True,
     maintainer="gqcnn-ros2 maintainers",
     maintainer_email="maintainers@gqcnn-ros2.dev",
