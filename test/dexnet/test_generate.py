@@ -18,7 +18,8 @@ from dexnet import dataset
 from dexnet.cli import main as dexnet_main
 from dexnet.generate import GenerationConfig, generate, list_objects
 
-SMALL = {"max_grasps": 20, "quality_samples": 5, "images_per_pose": 2, "max_stable_poses": 2}
+SMALL = {"max_grasps": 20, "quality_samples": 5, "images_per_pose": 2, "max_stable_poses": 2, "heap_images": 2,
+         "heaps_per_object": 2.0, "heap_sizes": (1, 2)}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,8 @@ def mesh_dir(tmp_path_factory) -> Path:
 
 def shards(out: Path) -> dict[int, dict[str, np.ndarray]]:
     manifest = dataset.load_manifest(out)
-    return {o["id"]: dataset.read_shard(out / o["shard"]) for o in manifest["objects"] if o["status"] == "done"}
+    return {o["id"]: dataset.read_shard(out / o["shard"]) for o in manifest["objects"]
+            if o["status"] == "done" and o["count"] > 0}
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +50,11 @@ def test_dataset_contents_and_manifest(one_worker):
     manifest = dataset.load_manifest(one_worker)
     by_name = {o["name"]: o for o in manifest["objects"]}
     assert by_name["user/broken.obj"]["status"] == "skipped" and by_name["user/broken.obj"]["reason"]
-    done = [o for o in manifest["objects"] if o["status"] == "done"]
+    done = [o for o in manifest["objects"] if o["status"] == "done" and o["kind"] == "object"]
     assert len(done) == 3
-    assert manifest["counts"]["datapoints"] == sum(o["count"] for o in done) > 0
+    heaps = [o for o in manifest["objects"] if o["kind"] == "heap" and o["status"] == "done"]
+    assert heaps and manifest["counts"]["by_kind"]["heap"]["datapoints"] > 0
+    assert manifest["counts"]["datapoints"] == sum(o["count"] for o in done + heaps) > 0
     assert {o["split"] for o in manifest["objects"]} <= set(dataset.SPLITS)
     assert manifest["crop"]["transform_version"] and manifest["config"]["max_grasps"] == 20
     for data in shards(one_worker).values():
@@ -59,7 +63,35 @@ def test_dataset_contents_and_manifest(one_worker):
         # crops are depth around the grasp: the gripper depth lies within the crop's depth range (+- offsets)
         assert np.all(data["gripper_depth"] > data["crops"].min(axis=(1, 2)) - 0.01)
         assert np.all((data["width"] > 0) & (data["width"] <= 0.05))
+        assert set(np.unique(data["sensor_preset"])) <= {0, 1, 2}
+        assert np.all((data["camera_height"] >= 0.5) & (data["camera_height"] <= 0.9))
+        assert np.all(np.degrees(data["camera_tilt"]) <= 25.0 + 1e-3)
     assert 0.0 <= manifest["positive_rate"] <= 1.0
+    # The camera the model card records: focal length and the gripper depths the crops were rendered at.
+    camera = manifest["camera"]
+    assert camera["fx"] == 525.0 and camera["height_range_m"] == [0.5, 0.9]
+    assert 0.3 < camera["depth_range_m"][0] < camera["depth_range_m"][1] < 1.0
+    # Each object's drawn scale is recorded: smallest side within 1-6 cm (or shrunk to fit 25 cm).
+    for o in done:
+        assert 0.004 <= o["extents_m"][0] <= 0.06 and o["extents_m"][2] <= 0.25 + 1e-6
+
+
+def test_heaps_hold_one_split_and_label_grasps_on_their_own_objects(one_worker):
+    manifest = dataset.load_manifest(one_worker)
+    split_of = {o["id"]: o["split"] for o in manifest["objects"] if o["kind"] == "object"}
+    data = shards(one_worker)
+    for heap in (o for o in manifest["objects"] if o["kind"] == "heap" and o["status"] == "done"):
+        assert {split_of[i] for i in heap["objects"]} == {heap["split"]}  # the object-wise split holds
+        rows = data[heap["id"]]
+        assert np.all(rows["scene_kind"] == 1) and np.all(rows["heap_id"] == heap["id"] - dataset.HEAP_ID_OFFSET)
+        assert set(np.unique(rows["object_id"])) <= set(heap["objects"])
+        # A heap grasp keeps the robust quality its object's grasp has in the object's own precomputation.
+        for object_id in np.unique(rows["object_id"]):
+            with np.load(one_worker / "objects" / f"obj_{object_id:06d}.npz") as cache:
+                mine = rows["object_id"] == object_id
+                np.testing.assert_array_equal(rows["robust_eq"][mine], cache["robust_eq"][rows["grasp_id"][mine]])
+    singles = [d for key, d in data.items() if key < dataset.HEAP_ID_OFFSET]
+    assert all(np.all(d["scene_kind"] == 0) and np.all(d["heap_id"] == -1) for d in singles)
 
 
 def test_two_workers_give_the_same_dataset(one_worker, mesh_dir, tmp_path):

@@ -1,8 +1,11 @@
-"""The Dex-Net dataset on disk: one compressed shard per object plus `manifest.json`.
+"""The Dex-Net dataset on disk: one compressed shard per scene (an object alone, or a heap) plus `manifest.json`.
 
 Layout of a dataset directory:
-    manifest.json             config, seed, split, counts, positive rate, code version, per-object shards
-    shards/obj_000123.npz     one object's datapoints (np.savez_compressed), written atomically
+    manifest.json             config, seed, split, counts, positive rate, camera, code version, per-scene shards
+    shards/obj_000123.npz     one object's single-object datapoints (np.savez), written atomically
+    shards/heap_000045.npz    one heap's datapoints (format 2); its record in manifest["objects"] has
+                              kind "heap", id HEAP_ID_OFFSET + heap id and the ids of the objects it holds
+    objects/obj_000123.npz    per-object mesh, grasps and robust quality, reused by the heaps
 
 A shard holds N datapoints, one per (grasp, image) pair, as parallel arrays:
     crops           float32 (N, out, out)  grasp-aligned noise-free depth crops, metres
@@ -14,6 +17,14 @@ A shard holds N datapoints, one per (grasp, image) pair, as parallel arrays:
     angle           float32 (N,)           grasp axis angle in the image, radians
     width           float32 (N,)           contact distance, metres
     width_px        float32 (N,)           contact distance in pixels at the gripper depth
+    scene_kind      int8    (N,)           0 = single object, 1 = heap                                (format 2)
+    heap_id         int32   (N,)           heap id, -1 for single objects                             (format 2)
+    sensor_preset   int8    (N,)           index into gqcnn_core.sensor.SENSOR_PRESETS of the image     (format 2)
+    camera_height   float32 (N,)           camera height above the table, metres                     (format 2)
+    camera_tilt     float32 (N,)           camera optical axis off vertical, radians                  (format 2)
+
+Format-1 datasets (no heaps, ideal sensor) still load: `read_shard` fills the format-2 fields with
+FORMAT2_DEFAULTS.
 
 Label: robust_eq > EQ_THRESHOLD and not collision (`labels`). Shards are written to a temporary file and
 renamed into place, so a shard either exists whole or not at all and a killed run resumes by object.
@@ -30,7 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+HEAP_ID_OFFSET = 1_000_000  # heap records' ids in manifest["objects"]: after every object id
 EQ_THRESHOLD = 0.002
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -50,7 +63,15 @@ FIELDS: dict[str, np.dtype] = {
     "angle": np.dtype(np.float32),
     "width": np.dtype(np.float32),
     "width_px": np.dtype(np.float32),
+    "scene_kind": np.dtype(np.int8),
+    "heap_id": np.dtype(np.int32),
+    "sensor_preset": np.dtype(np.int8),
+    "camera_height": np.dtype(np.float32),
+    "camera_tilt": np.dtype(np.float32),
 }
+# Values of the format-2 fields for format-1 shards: single objects, ideal sensor, camera not recorded.
+FORMAT2_DEFAULTS = {"scene_kind": 0, "heap_id": -1, "sensor_preset": 0, "camera_height": np.nan,
+                    "camera_tilt": np.nan}
 
 
 def labels(robust_eq: np.ndarray, collision: np.ndarray, threshold: float = EQ_THRESHOLD) -> np.ndarray:
@@ -67,6 +88,14 @@ def object_split(name: str, fractions: tuple[float, float, float] = SPLIT_FRACTI
 
 def shard_name(object_id: int) -> str:
     return f"{SHARD_DIR}/obj_{object_id:06d}.npz"
+
+
+def heap_shard_name(heap_id: int) -> str:
+    return f"{SHARD_DIR}/heap_{heap_id:06d}.npz"
+
+
+def heap_record_id(heap_id: int) -> int:
+    return HEAP_ID_OFFSET + heap_id
 
 
 def empty_shard(out_size: int = 32) -> dict[str, np.ndarray]:
@@ -107,13 +136,21 @@ def write_shard(path: Path, arrays: dict[str, np.ndarray]) -> int:
     """Atomically write one shard; returns its datapoint count."""
     arrays = {k: np.asarray(arrays[k], dtype=FIELDS[k]) for k in FIELDS}
     n = check_shard(arrays)
-    atomic_write_bytes(Path(path), lambda f: np.savez_compressed(f, **arrays))
+    # Uncompressed: noisy float crops shrink by only ~25 % and zlib was the largest cost of generating them.
+    atomic_write_bytes(Path(path), lambda f: np.savez(f, **arrays))
     return n
 
 
 def read_shard(path: Path, fields: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The shard's arrays (all FIELDS by default); format-2 fields absent from a format-1 shard get defaults."""
     with np.load(path) as data:
-        return {k: data[k] for k in (fields or FIELDS)}
+        out = {}
+        for k in fields or FIELDS:
+            if k in data.files or k not in FORMAT2_DEFAULTS:
+                out[k] = data[k]
+            else:
+                out[k] = np.full(len(data["robust_eq"]), FORMAT2_DEFAULTS[k], dtype=FIELDS[k])
+        return out
 
 
 def write_manifest(dataset_dir: Path, manifest: dict) -> None:
@@ -126,8 +163,9 @@ def load_manifest(dataset_dir: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{dataset_dir}: no {MANIFEST} (not a Dex-Net dataset directory?)")
     manifest = json.loads(path.read_text())
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: format_version {manifest.get('format_version')}, expected {FORMAT_VERSION}")
+    if manifest.get("format_version") not in READABLE_FORMATS:
+        raise ValueError(f"{path}: format_version {manifest.get('format_version')}, expected one of "
+                         f"{READABLE_FORMATS}")
     return manifest
 
 
@@ -137,7 +175,7 @@ def manifest_hash(dataset_dir: Path) -> str:
 
 
 def split_shards(dataset_dir: Path, split: str) -> list[Path]:
-    """Shard files of the objects in one split ("train", "val" or "test"), in object id order."""
+    """Shard files of the scenes (objects, then heaps) in one split ("train", "val" or "test"), in id order."""
     if split not in SPLITS:
         raise ValueError(f"unknown split '{split}', expected one of {', '.join(SPLITS)}")
     manifest = load_manifest(dataset_dir)

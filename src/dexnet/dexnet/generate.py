@@ -1,13 +1,16 @@
-"""`dexnet generate`: the Dex-Net 2.0 dataset pipeline (paper Sec. IV-A, Fig. 3, Appendix A).
+"""`dexnet generate`: the Dex-Net 2.0 dataset pipeline (paper Sec. IV-A, Fig. 3, Appendix A), with the v2 scenes.
 
-Per object, on a Dask worker: load and preprocess the mesh, find its stable poses, sample antipodal grasps,
-label them with the robust Ferrari-Canny quality; then per stable pose keep the grasps parallel to the table,
-check gripper collisions for a top-down approach, render depth images from the Dex-Net camera model and cut
-one grasp-aligned crop per (grasp, image) with the planner's crop transform. Each object becomes one shard.
+Phase 1, per object on a Dask worker (`scenes.generate_object`): load the mesh at its drawn scale, find its
+stable poses, sample antipodal grasps and label them with the robust Ferrari-Canny quality; then per stable
+pose keep the grasps parallel to the table, check gripper collisions for a top-down approach, render depth
+images from the camera distribution, apply a sensor preset and cut one grasp-aligned crop per (grasp, image)
+with the planner's crop transform. Phase 2, per heap (`scenes.generate_heap`, Dex-Net 2.1 style): settle 2-8
+objects of one split on the table, label each grasp with its own object's robust quality, check collisions
+against the whole heap and the table, render and crop the same way. Each scene becomes one shard.
 
-Determinism: every object draws from its own random stream seeded by (seed, object id), so the dataset does
-not depend on the number of workers or the order they finish in. Resumability: shards and skip records are
-written atomically per object; `--resume` skips objects that already have one.
+Determinism: every object and every heap draws from its own random stream seeded by (seed, id), so the dataset
+does not depend on the number of workers or the order they finish in. Resumability: shards and skip records
+are written atomically per scene; `--resume` skips scenes that already have one.
 """
 
 from __future__ import annotations
@@ -20,17 +23,17 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from dexnet import __version__, dataset
+from dexnet.scenes import SKIP_SUFFIX, generate_heap, generate_object
+from dexnet.scenes import project_grasps as project_grasps  # re-exported for the sim benchmarks
 from gqcnn_core.camera import CameraIntrinsics
-from gqcnn_core.crop import CROP_TRANSFORM_VERSION, CropSpec, antialias, grasp_aligned_crops
-from gqcnn_core.depth import inpaint, missing
+from gqcnn_core.crop import CROP_TRANSFORM_VERSION, CropSpec
 from gqcnn_core.paths import DEFAULT_GRIPPER_FILE, WORKSPACE
+from gqcnn_core.sensor import SENSOR_PRESETS
 
 DEFAULT_GRIPPER = DEFAULT_GRIPPER_FILE
-SKIP_SUFFIX = ".skip.json"
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,21 @@ class GenerationConfig:
     # Soft-contact patch radius of the finger pads (YuMi pads are about 2 cm wide). With Dex-Net's published
     # pose and friction noise, 5 mm gives ~1 % positives on these objects and 1 cm ~20 %, the paper's 21.2 %.
     finger_radius: float = 0.01
-    target_min_extent: float = 0.04  # metres: objects rescaled so their smallest extent is this
+    # Object scale: "log_uniform" draws each object's smallest side log-uniform in min_extent_range (shrunk
+    # if its largest side would pass max_extent); "fixed" gives every object target_min_extent (v1, 4 cm).
+    scale: str = "log_uniform"
+    min_extent_range: tuple[float, float] = (0.01, 0.06)
+    target_min_extent: float = 0.04
+    max_extent: float = 0.25
+    # Camera: "mount" = height U(camera_height) m above the table, tilted U[0, camera_max_tilt_deg] off
+    # vertical (v2); "dexnet2" = the paper's sphere of radius 0.65-0.75 m, 9-18 deg (v1).
+    camera_poses: str = "mount"
+    camera_height: tuple[float, float] = (0.5, 0.9)
+    camera_max_tilt_deg: float = 25.0
+    sensor_presets: tuple[str, ...] = SENSOR_PRESETS  # one drawn uniformly per image
+    heaps_per_object: float = 0.5  # heap scenes per usable object (0 = no heaps, v1)
+    heap_sizes: tuple[int, int] = (2, 8)  # objects per heap, uniform
+    heap_images: int = 10
     min_pose_probability: float = 0.05
     max_stable_poses: int = 5
     images_per_pose: int = 10
@@ -64,7 +81,26 @@ class GenerationConfig:
             if unknown:
                 raise ValueError(f"{path}: unknown generation settings {sorted(unknown)}")
         values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("min_extent_range", "camera_height", "sensor_presets", "heap_sizes"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        if self.scale not in ("log_uniform", "fixed"):
+            raise ValueError(f"scale must be 'log_uniform' or 'fixed', not '{self.scale}'")
+        if self.camera_poses not in ("mount", "dexnet2"):
+            raise ValueError(f"camera_poses must be 'mount' or 'dexnet2', not '{self.camera_poses}'")
+        unknown = set(self.sensor_presets) - set(SENSOR_PRESETS)
+        if unknown or not self.sensor_presets:
+            raise ValueError(f"sensor_presets must be a non-empty subset of {SENSOR_PRESETS}, got "
+                             f"{list(self.sensor_presets)}")
+        if not 1 <= self.heap_sizes[0] <= self.heap_sizes[1]:
+            raise ValueError(f"heap_sizes must be 1 <= min <= max, got {list(self.heap_sizes)}")
+
+    def as_json(self) -> dict:
+        """The settings as the manifest stores them (tuples become lists)."""
+        return json.loads(json.dumps(asdict(self)))
 
     @property
     def intrinsics(self) -> CameraIntrinsics:
@@ -101,103 +137,19 @@ def list_objects(use_pybullet: bool, mesh_dir: Path | None, max_objects: int | N
     return [ObjectSpec(i, name, str(path), dataset.object_split(name)) for i, (name, path) in enumerate(named)]
 
 
-def project_grasps(
-    centers_world: np.ndarray, axes_world: np.ndarray, widths: np.ndarray, world_camera: np.ndarray,
-    camera: CameraIntrinsics,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Grasps in the world -> image centre pixels, image angles, gripper depths and widths in pixels."""
-    camera_world = np.linalg.inv(world_camera)
-    centers = centers_world @ camera_world[:3, :3].T + camera_world[:3, 3]
-    axes = axes_world @ camera_world[:3, :3].T
-    ends = np.stack([centers - axes * widths[:, None] / 2, centers + axes * widths[:, None] / 2], axis=1)
-    ends_px = camera.project(ends)
-    delta = ends_px[:, 1] - ends_px[:, 0]
-    return camera.project(centers), np.arctan2(delta[:, 1], delta[:, 0]), centers[:, 2], np.linalg.norm(delta, axis=1)
-
-
-def generate_object(obj: ObjectSpec, config: GenerationConfig, gripper_path: str, out_dir: str) -> dict:
-    """Generate one object's shard (runs on a worker). Returns the object's manifest entry."""
-    from dexnet.antipodal import sample_antipodal_grasps
-    from dexnet.collision import axis_parallel_to_table, grasps_collide
-    from dexnet.mesh import MeshError, load_object, stable_poses
-    from dexnet.quality import robust_epsilon_quality
-    from gqcnn_core.gripper import load_gripper
-    from gqcnn_core.render import ObjectRenderer, render_random_view
-
-    start = time.perf_counter()
-    entry = {"id": obj.id, "name": obj.name, "split": obj.split}
-    shard_path = Path(out_dir) / dataset.shard_name(obj.id)
-    rng = np.random.default_rng([config.seed, obj.id])
-    gripper = load_gripper(gripper_path)
-    camera, spec = config.intrinsics, config.crop_spec
-    try:
-        mesh = load_object(Path(obj.path), gripper, target_min_extent=config.target_min_extent)
-        poses = stable_poses(mesh, config.min_pose_probability, config.max_stable_poses)
-        if not poses:
-            raise MeshError(f"no stable pose with probability >= {config.min_pose_probability}")
-    except MeshError as err:
-        entry |= {"status": "skipped", "reason": str(err)}
-        text = json.dumps(entry).encode()
-        dataset.atomic_write_bytes(shard_path.with_suffix(SKIP_SUFFIX), lambda f: f.write(text))
-        return entry
-
-    grasps = sample_antipodal_grasps(mesh, gripper, rng, max_grasps=config.max_grasps,
-                                     friction_coef=config.friction_coef)
-    robust_eq = robust_epsilon_quality(mesh, grasps, gripper, rng, num_samples=config.quality_samples,
-                                       finger_radius=config.finger_radius)
-    renderer = ObjectRenderer(mesh, camera)
-    rows: list[dict[str, np.ndarray]] = []
-    for pose_id, (table_object, _probability) in enumerate(poses):
-        on_table = grasps.transformed(table_object)
-        keep = np.flatnonzero(axis_parallel_to_table(on_table.axes, config.parallel_tolerance_deg))
-        if len(keep) == 0:
-            continue
-        collides = grasps_collide(mesh.copy().apply_transform(table_object), on_table.centers[keep],
-                                  on_table.axes[keep], gripper)
-        for k in range(config.images_per_pose):
-            depth, world_object, world_camera = render_random_view(renderer, table_object, rng)
-            planar = world_object @ np.linalg.inv(table_object)
-            centers_world = on_table.centers[keep] @ planar[:3, :3].T + planar[:3, 3]
-            axes_world = on_table.axes[keep] @ planar[:3, :3].T
-            centers_px, angles, depths, widths_px = project_grasps(
-                centers_world, axes_world, on_table.widths[keep], world_camera, camera)
-            m = config.edge_margin_px
-            inside = ((centers_px[:, 0] >= m) & (centers_px[:, 0] <= camera.width - 1 - m)
-                      & (centers_px[:, 1] >= m) & (centers_px[:, 1] <= camera.height - 1 - m) & (depths > 0))
-            if not inside.any():
-                continue
-            if missing(depth).any():
-                depth = inpaint(depth)
-            crops = grasp_aligned_crops(antialias(depth, spec), centers_px[inside], angles[inside], spec,
-                                        prefiltered=True)
-            index = keep[inside]
-            n = len(index)
-            rows.append({
-                "crops": crops, "gripper_depth": depths[inside], "robust_eq": robust_eq[index],
-                "collision": collides[inside], "object_id": np.full(n, obj.id),
-                "stable_pose_id": np.full(n, pose_id), "image_id": np.full(n, pose_id * config.images_per_pose + k),
-                "grasp_id": index, "center_px": centers_px[inside], "angle": angles[inside],
-                "width": on_table.widths[index], "width_px": widths_px[inside],
-            })
-    arrays = ({key: np.concatenate([r[key] for r in rows]) for key in dataset.FIELDS} if rows
-              else dataset.empty_shard(spec.out_size))
-    count = dataset.write_shard(shard_path, arrays)
-    positives = int(dataset.labels(arrays["robust_eq"], arrays["collision"]).sum())
-    return entry | {"status": "done", "shard": dataset.shard_name(obj.id), "count": count, "positives": positives,
-                    "grasps": len(grasps), "stable_poses": len(poses), "seconds": round(time.perf_counter() - start, 2)}
-
-
-def recorded_entry(obj: ObjectSpec, out_dir: Path) -> dict | None:
-    """The entry of an object finished by an earlier (possibly killed) run, read back from its files."""
-    shard_path = out_dir / dataset.shard_name(obj.id)
+def recorded_entry(record_id: int, name: str, split: str, shard: str, out_dir: Path, kind: str) -> dict | None:
+    """The entry of a scene finished by an earlier (possibly killed) run, read back from its files."""
+    shard_path = out_dir / shard
     skip_path = shard_path.with_suffix(SKIP_SUFFIX)
     if skip_path.is_file():
         return json.loads(skip_path.read_text())
     if shard_path.is_file():
-        data = dataset.read_shard(shard_path, ("robust_eq", "collision"))
-        return {"id": obj.id, "name": obj.name, "split": obj.split, "status": "done",
-                "shard": dataset.shard_name(obj.id), "count": len(data["robust_eq"]),
-                "positives": int(dataset.labels(data["robust_eq"], data["collision"]).sum())}
+        data = dataset.read_shard(shard_path, ("robust_eq", "collision", "gripper_depth"))
+        depths = data["gripper_depth"]
+        return {"id": record_id, "name": name, "split": split, "kind": kind, "status": "done", "shard": shard,
+                "count": len(depths), "positives": int(dataset.labels(data["robust_eq"], data["collision"]).sum()),
+                "gripper_depth_range": [round(float(depths.min()), 4), round(float(depths.max()), 4)]
+                if len(depths) else []}
     return None
 
 
@@ -210,36 +162,58 @@ def code_version() -> str:
     return f"dexnet {__version__}" + (f" (git {commit})" if commit else "")
 
 
-def build_manifest(config: GenerationConfig, gripper_path: str, objects: list[ObjectSpec], entries: dict) -> dict:
-    """Manifest from the per-object entries; contains nothing run-dependent (timings stay in the run log)."""
+def build_manifest(config: GenerationConfig, gripper_path: str, objects: list[ObjectSpec], entries: dict,
+                   heap_entries: dict | None = None) -> dict:
+    """Manifest from the per-scene entries; contains nothing run-dependent (timings stay in the run log).
+
+    manifest["objects"] lists the objects, then the heaps (kind "heap"), so every reader that walks it for
+    shards (dataset.split_shards) sees both.
+    """
     records = []
     for obj in objects:
         entry = {k: v for k, v in entries.get(obj.id, {}).items() if k not in ("seconds",)}
-        records.append({"id": obj.id, "name": obj.name, "split": obj.split, "status": "pending"} | entry)
-    by_split = {}
+        records.append({"id": obj.id, "name": obj.name, "split": obj.split, "kind": "object",
+                        "status": "pending"} | entry)
+    for heap_id in sorted(heap_entries or {}):
+        records.append({k: v for k, v in heap_entries[heap_id].items() if k not in ("seconds",)})
+    by_split, by_kind = {}, {}
     for split in dataset.SPLITS:
         done = [r for r in records if r["split"] == split and r["status"] == "done"]
-        by_split[split] = {"objects": len(done), "datapoints": sum(r["count"] for r in done),
-                           "positives": sum(r["positives"] for r in done)}
+        by_split[split] = {"objects": sum(r["kind"] == "object" for r in done),
+                           "heaps": sum(r["kind"] == "heap" for r in done),
+                           "datapoints": sum(r["count"] for r in done), "positives": sum(r["positives"] for r in done)}
+    for kind in ("object", "heap"):
+        done = [r for r in records if r["kind"] == kind and r["status"] == "done"]
+        by_kind[kind] = {"scenes": len(done), "datapoints": sum(r["count"] for r in done),
+                         "positives": sum(r["positives"] for r in done)}
     total = sum(s["datapoints"] for s in by_split.values())
     positives = sum(s["positives"] for s in by_split.values())
+    ranges = [r["gripper_depth_range"] for r in records if r.get("gripper_depth_range")]
     from gqcnn_core.gripper import load_gripper
 
+    objects_only = [r for r in records if r["kind"] == "object"]
     return {
         "format_version": dataset.FORMAT_VERSION,
         "code_version": code_version(),
         "seed": config.seed,
-        "config": asdict(config),
+        "config": config.as_json(),
         "gripper": asdict(load_gripper(gripper_path)),
         "crop": {"crop_size": config.crop_size, "out_size": config.out_size,
                  "transform_version": CROP_TRANSFORM_VERSION},
+        # What the model card records: the focal length and the depths the crops were rendered at.
+        "camera": config.camera | {
+            "poses": config.camera_poses, "height_range_m": list(config.camera_height),
+            "max_tilt_deg": config.camera_max_tilt_deg,
+            "depth_range_m": [min(r[0] for r in ranges), max(r[1] for r in ranges)] if ranges else [],
+            "sensor_presets": list(config.sensor_presets)},
         "eq_threshold": dataset.EQ_THRESHOLD,
         "split_fractions": dict(zip(dataset.SPLITS, dataset.SPLIT_FRACTIONS, strict=True)),
         "objects": records,
-        "counts": {"datapoints": total, "positives": positives, "by_split": by_split,
-                   "objects_done": sum(r["status"] == "done" for r in records),
-                   "objects_skipped": sum(r["status"] == "skipped" for r in records),
-                   "objects_pending": sum(r["status"] == "pending" for r in records)},
+        "counts": {"datapoints": total, "positives": positives, "by_split": by_split, "by_kind": by_kind,
+                   "heap_fraction": by_kind["heap"]["datapoints"] / total if total else 0.0,
+                   "objects_done": sum(r["status"] == "done" for r in objects_only),
+                   "objects_skipped": sum(r["status"] == "skipped" for r in objects_only),
+                   "objects_pending": sum(r["status"] == "pending" for r in objects_only)},
         "positive_rate": positives / total if total else 0.0,
     }
 
@@ -260,29 +234,61 @@ def start_client(workers: int, scheduler: str | None):
     return Client(cluster)
 
 
+def _run_tasks(client, function, items, config, gripper_path, out_dir, desc, progress, on_entry) -> None:
+    from dask.distributed import as_completed
+    from tqdm import tqdm
+
+    if not items:
+        return
+    futures = [client.submit(function, item, config, gripper_path, str(out_dir), pure=False,
+                             key=f"{desc}-{item.id}") for item in items]
+    bar = tqdm(total=len(items), unit=desc, desc=f"generate {desc}s", disable=not progress, dynamic_ncols=True,
+               mininterval=5)
+    start, points = time.perf_counter(), 0
+    for future in as_completed(futures):
+        entry = future.result()
+        points += entry.get("count", 0)
+        on_entry(entry)
+        bar.set_postfix(points=points, rate=f"{points / (time.perf_counter() - start):.0f}/s")
+        bar.update()
+    bar.close()
+
+
+def heap_plans(config: GenerationConfig, out_dir: Path, objects: list[ObjectSpec], entries: dict) -> list:
+    """The heaps to build: heaps_per_object x the usable objects, each drawn from one split's usable objects."""
+    from dexnet.heaps import choose_heap
+    from dexnet.scenes import object_cache_path
+
+    usable = [o for o in objects if entries.get(o.id, {}).get("status") == "done"
+              and object_cache_path(out_dir, o.id).is_file()]
+    by_split: dict[str, list[int]] = {}
+    for obj in usable:
+        by_split.setdefault(obj.split, []).append(obj.id)
+    count = round(config.heaps_per_object * len(usable))
+    plans = [choose_heap(h, config.seed, by_split, tuple(config.heap_sizes)) for h in range(count)]
+    return [p for p in plans if p is not None]
+
+
 def generate(
     out_dir: Path, config: GenerationConfig, objects: list[ObjectSpec], gripper_path: str = str(DEFAULT_GRIPPER),
     workers: int = 2, scheduler: str | None = None, resume: bool = False, progress: bool = True,
 ) -> dict:
-    """Generate (or finish) a dataset in `out_dir`; returns the manifest."""
-    from dask.distributed import as_completed
-    from tqdm import tqdm
-
+    """Generate (or finish) a dataset in `out_dir`: objects, then heaps; returns the manifest."""
     out_dir = Path(out_dir)
     manifest_path = out_dir / dataset.MANIFEST
     if manifest_path.exists():
         if not resume:
             raise ValueError(f"{out_dir} already holds a dataset: pass --resume to finish it or choose a new --out")
         previous = json.loads(manifest_path.read_text())
-        if previous.get("config") != asdict(config):
+        if previous.get("config") != config.as_json():
             raise ValueError(f"{out_dir} was generated with a different configuration; --resume needs the same one")
-    entries = {}
+    entries, heap_entries = {}, {}
     if resume:
         # Half-written files of a killed run (atomic writes never renamed them into place) are garbage.
-        for stale in (out_dir / dataset.SHARD_DIR).glob(".*.tmp"):
+        for stale in [*(out_dir / dataset.SHARD_DIR).glob(".*.tmp"), *(out_dir / "objects").glob(".*.tmp")]:
             stale.unlink(missing_ok=True)
         for obj in objects:
-            entry = recorded_entry(obj, out_dir)
+            entry = recorded_entry(obj.id, obj.name, obj.split, dataset.shard_name(obj.id), out_dir, "object")
             if entry is not None:
                 entries[obj.id] = entry
     todo = [obj for obj in objects if obj.id not in entries]
@@ -291,26 +297,37 @@ def generate(
     log_path = out_dir / "generation_log.jsonl"
     start = time.perf_counter()
     new_points = 0
-    if todo:
-        client = start_client(workers, scheduler)
-        try:
-            futures = [client.submit(generate_object, obj, config, gripper_path, str(out_dir), pure=False,
-                                     key=f"object-{obj.id}") for obj in todo]
-            bar = tqdm(total=len(todo), unit="obj", desc="generate", disable=not progress, dynamic_ncols=True)
-            for future in as_completed(futures):
-                entry = future.result()
-                entries[entry["id"]] = entry
-                new_points += entry.get("count", 0)
-                with open(log_path, "a") as log:
-                    log.write(json.dumps(entry) + "\n")
-                dataset.write_manifest(out_dir, build_manifest(config, gripper_path, objects, entries))
-                elapsed = time.perf_counter() - start
-                bar.set_postfix(points=new_points, rate=f"{new_points / elapsed:.0f}/s")
-                bar.update()
-            bar.close()
-        finally:
+
+    def record(entry: dict) -> None:
+        nonlocal new_points
+        new_points += entry.get("count", 0)
+        target = heap_entries if entry.get("kind") == "heap" else entries
+        target[entry["id"] - dataset.HEAP_ID_OFFSET if entry.get("kind") == "heap" else entry["id"]] = entry
+        with open(log_path, "a") as log:
+            log.write(json.dumps(entry) + "\n")
+        dataset.write_manifest(out_dir, build_manifest(config, gripper_path, objects, entries, heap_entries))
+
+    client = None
+    try:
+        if todo:
+            client = start_client(workers, scheduler)
+            _run_tasks(client, generate_object, todo, config, gripper_path, out_dir, "object", progress, record)
+        plans = heap_plans(config, out_dir, objects, entries)
+        heap_todo = []
+        for plan in plans:
+            entry = recorded_entry(dataset.heap_record_id(plan.id), f"heap/{plan.id:06d}", plan.split,
+                                   dataset.heap_shard_name(plan.id), out_dir, "heap") if resume else None
+            if entry is not None:
+                heap_entries[plan.id] = entry | {"objects": list(plan.object_ids)}
+            else:
+                heap_todo.append(plan)
+        if heap_todo:
+            client = client or start_client(workers, scheduler)
+            _run_tasks(client, generate_heap, heap_todo, config, gripper_path, out_dir, "heap", progress, record)
+    finally:
+        if client is not None:
             client.close()
-    manifest = build_manifest(config, gripper_path, objects, entries)
+    manifest = build_manifest(config, gripper_path, objects, entries, heap_entries)
     dataset.write_manifest(out_dir, manifest)
     manifest["_run"] = {"seconds": time.perf_counter() - start, "new_datapoints": new_points,
                         "new_objects": len(todo)}
@@ -323,8 +340,13 @@ def summary_lines(manifest: dict) -> list[str]:
              f"{counts['objects_pending']} pending",
              f"datapoints: {counts['datapoints']} ({counts['positives']} positive, "
              f"positive rate {100 * manifest['positive_rate']:.1f}%; paper: 21.2%)"]
+    heaps = counts.get("by_kind", {}).get("heap")
+    if heaps:
+        lines.append(f"heaps: {heaps['scenes']} scenes, {heaps['datapoints']} datapoints "
+                     f"({100 * counts['heap_fraction']:.1f}% of all), {heaps['positives']} positive")
     for split, c in counts["by_split"].items():
-        lines.append(f"  {split:5s}: {c['objects']} objects, {c['datapoints']} datapoints, {c['positives']} positive")
+        lines.append(f"  {split:5s}: {c['objects']} objects, {c.get('heaps', 0)} heaps, {c['datapoints']} "
+                     f"datapoints, {c['positives']} positive")
     reasons: dict[str, int] = {}
     for record in manifest["objects"]:
         if record["status"] == "skipped":
@@ -336,7 +358,7 @@ def summary_lines(manifest: dict) -> list[str]:
 
 def run_cli(args: argparse.Namespace) -> int:
     config = GenerationConfig.from_yaml(args.config, seed=args.seed, images_per_pose=args.images_per_pose,
-                                        max_grasps=args.max_grasps)
+                                        max_grasps=args.max_grasps, heaps_per_object=args.heaps_per_object)
     if not Path(args.gripper).is_file():
         raise FileNotFoundError(f"gripper file {args.gripper} does not exist")
     objects = list_objects(not args.no_pybullet, args.mesh_dir, args.max_objects)
@@ -344,7 +366,7 @@ def run_cli(args: argparse.Namespace) -> int:
                         args.resume)
     run = manifest.pop("_run")
     rate = run["new_datapoints"] / run["seconds"] if run["seconds"] > 0 else 0.0
-    print(f"generated {run['new_datapoints']} datapoints from {run['new_objects']} objects in "
+    print(f"generated {run['new_datapoints']} datapoints ({run['new_objects']} new objects, then heaps) in "
           f"{run['seconds']:.1f} s ({rate:.0f} datapoints/s) into {args.out}")
     print("\n".join(summary_lines(manifest)))
     return 0
@@ -362,6 +384,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--images-per-pose", type=int)
     p.add_argument("--max-grasps", type=int)
+    p.add_argument("--heaps-per-object", type=float, help="heap scenes per usable object (0: no heaps)")
     p.add_argument("--workers", type=int, default=2, help="local worker processes (ignored with --scheduler)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")

@@ -18,6 +18,10 @@ from gqcnn_core.camera import CameraIntrinsics
 CAMERA_RADIUS = (0.65, 0.75)  # metres
 CAMERA_POLAR = (0.05 * np.pi, 0.1 * np.pi)  # radians from the table normal
 OBJECT_PLANAR_RANGE = 0.1  # object x, y ~ U[-0.1, 0.1] m on the table
+# Dataset v2: camera mounts as users have them (a fixed camera above a table, or a wrist camera at a
+# pre-grasp pose): height above the table and tilt of the optical axis off vertical, both uniform.
+MOUNT_HEIGHT = (0.5, 0.9)  # metres
+MOUNT_MAX_TILT_DEG = 25.0
 
 
 def look_at(position: np.ndarray, target: np.ndarray = np.zeros(3)) -> np.ndarray:
@@ -44,6 +48,21 @@ def sample_camera_pose(rng: np.random.Generator) -> np.ndarray:
     azimuth = rng.uniform(0.0, 2.0 * np.pi)
     position = radius * np.array([np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth), np.cos(polar)])
     return look_at(position)
+
+
+def sample_mount_camera_pose(
+    rng: np.random.Generator, height: tuple[float, float] = MOUNT_HEIGHT, max_tilt_deg: float = MOUNT_MAX_TILT_DEG,
+    target: np.ndarray = np.zeros(3),
+) -> tuple[np.ndarray, float, float]:
+    """Camera pose looking at `target` on the table from a height U(height) m above the table, its optical
+    axis tilted U[0, max_tilt_deg] off vertical towards a uniform azimuth. Returns (world_camera, height m,
+    tilt rad)."""
+    z = rng.uniform(*height)
+    tilt = np.radians(rng.uniform(0.0, max_tilt_deg))
+    azimuth = rng.uniform(0.0, 2.0 * np.pi)
+    offset = (z - target[2]) * np.tan(tilt) * np.array([np.cos(azimuth), np.sin(azimuth)])
+    position = np.array([target[0] + offset[0], target[1] + offset[1], z])
+    return look_at(position, target), float(z), float(tilt)
 
 
 def sample_planar_pose(rng: np.random.Generator) -> np.ndarray:
@@ -75,17 +94,25 @@ class ObjectRenderer:
         self._rays = pixel_rays(camera)
         self._corners = trimesh.bounds.corners(mesh.bounds)
 
-    def render(self, world_camera: np.ndarray, world_object: np.ndarray, margin_px: int = 2) -> np.ndarray:
+    def render(self, world_camera: np.ndarray, world_object: np.ndarray, margin_px: int = 2,
+               window: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """Depth image (H, W) float32 metres of the object at `world_object` on the table plane.
 
-        Pixels whose ray misses both object and table (looking above the horizon) are NaN.
+        Pixels whose ray misses both object and table (looking above the horizon) are NaN. With `window`
+        (u0, v0, u1, v1) only those pixels are rendered (the rest are NaN): the dataset needs only the
+        region its crops cover.
         """
+        u0, v0, u1, v1 = window if window is not None else (0, 0, self.camera.width, self.camera.height)
         camera_world = np.linalg.inv(world_camera)
-        depth = self._table_depth(world_camera)
+        depth = np.full(self.camera.shape, np.nan, np.float32)
+        depth[v0:v1, u0:u1] = self._table_depth(world_camera, self._rays[v0:v1, u0:u1])
         box = self._object_pixel_box(camera_world @ world_object, margin_px)
         if box is None:
             return depth
-        u0, v0, u1, v1 = box
+        u0, v0 = max(box[0], u0), max(box[1], v0)
+        u1, v1 = min(box[2], u1), min(box[3], v1)
+        if u1 <= u0 or v1 <= v0:
+            return depth
         rays = self._rays[v0:v1, u0:u1].reshape(-1, 3)
         object_camera = np.linalg.inv(world_object) @ world_camera
         origins = np.broadcast_to(object_camera[:3, 3], rays.shape)
@@ -97,14 +124,14 @@ class ObjectRenderer:
         )
         if len(ray_index):
             hit_depth = np.linalg.norm(locations - origins[ray_index], axis=1) / norms[ray_index, 0]
-            window = depth[v0:v1, u0:u1].reshape(-1)
-            window[ray_index] = np.fmin(window[ray_index], hit_depth)
-            depth[v0:v1, u0:u1] = window.reshape(v1 - v0, u1 - u0)
+            window_depth = depth[v0:v1, u0:u1].reshape(-1)
+            window_depth[ray_index] = np.fmin(window_depth[ray_index], hit_depth)
+            depth[v0:v1, u0:u1] = window_depth.reshape(v1 - v0, u1 - u0)
         return depth
 
-    def _table_depth(self, world_camera: np.ndarray) -> np.ndarray:
-        """Analytic depth of the infinite table plane z = 0."""
-        directions_z = self._rays @ world_camera[2, :3]  # world z component of each ray
+    def _table_depth(self, world_camera: np.ndarray, rays: np.ndarray) -> np.ndarray:
+        """Analytic depth of the infinite table plane z = 0 along camera-frame `rays` (..., 3)."""
+        directions_z = rays @ world_camera[2, :3]  # world z component of each ray
         with np.errstate(divide="ignore", invalid="ignore"):
             t = -world_camera[2, 3] / directions_z
         t[~(t > 0)] = np.nan
