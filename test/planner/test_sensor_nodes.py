@@ -1,6 +1,7 @@
 """Perception and RealSense nodes with the real rclpy middleware (RealSense via a pyrealsense2 software device)."""
 
 import threading
+import time
 
 import numpy as np
 import pyrealsense2 as rs
@@ -65,31 +66,40 @@ def software_camera(depth_mm: np.ndarray):
     sensor.open(profile)
     sensor.start(syncer)
     frames_sent = [0]
+    timestamps_ms: list[float] = []
 
     def read(timeout_ms: int):
         frame = rs.software_video_frame()
         frame.pixels, frame.bpp, frame.stride = depth_mm.tobytes(), 2, width * 2
         frames_sent[0] += 1
-        frame.timestamp, frame.frame_number = float(frames_sent[0]), frames_sent[0]
+        timestamps_ms.append(time.time() * 1000.0 - 40.0)  # captured 40 ms before it reaches the host
+        frame.timestamp, frame.frame_number = timestamps_ms[-1], frames_sent[0]
         frame.domain, frame.profile = rs.timestamp_domain.system_time, profile.as_video_stream_profile()
         sensor.on_video_frame(frame)
         threading.Event().wait(0.03)
         return syncer.wait_for_frames(timeout_ms)
 
     read.keep_alive = (device, sensor, syncer)
+    read.timestamps_ms = timestamps_ms
     return read
 
 
 def test_realsense_node_publishes_depth_in_metres_with_camera_info(ros, scene):
     depth_mm = np.round(np.nan_to_num(scene.depth) * 1000).astype(np.uint16)
     depth_mm[0, :10] = 0  # no-depth pixels
-    ros.add(RealSenseNode(frame_source=software_camera(depth_mm), context=ros.context))
+    camera = software_camera(depth_mm)
+    ros.add(RealSenseNode(frame_source=camera, context=ros.context))
     probe = ros.add(Node("realsense_probe", context=ros.context))
+    reliable, got_reliable = [], threading.Event()  # what RViz's default (reliable) displays subscribe with
+    probe.create_subscription(Image, "depth/image_raw", lambda m: (reliable.append(m), got_reliable.set()), 10)
     images, infos, got_image, got_info = [], [], threading.Event(), threading.Event()
     collect(probe, Image, "depth/image_raw", images, got_image)
     collect(probe, CameraInfo, "depth/camera_info", infos, got_info)
-    assert got_image.wait(10.0) and got_info.wait(10.0)
+    assert got_image.wait(10.0) and got_info.wait(10.0) and got_reliable.wait(10.0)
     image, info = images[-1], infos[-1]
+    stamp_ms = image.header.stamp.sec * 1e3 + image.header.stamp.nanosec * 1e-6
+    assert min(abs(stamp_ms - t) for t in camera.timestamps_ms) < 0.01  # the frame's capture time, not now()
+    assert info.header.stamp == image.header.stamp
     assert image.encoding == "32FC1" and image.header.frame_id == "camera_depth_optical_frame"
     assert info.header.frame_id == image.header.frame_id
     depth = image_to_depth(image)

@@ -44,6 +44,8 @@ class CameraIntrinsics:
     @classmethod
     def from_matrix(cls, k: Any, width: int, height: int, frame_id: str = DEFAULT_FRAME) -> CameraIntrinsics:
         k = np.asarray(k, dtype=float).reshape(3, 3)
+        if not np.allclose(k[2], [0.0, 0.0, 1.0], atol=1e-9):
+            raise ValueError(f"camera matrix K must have the last row [0, 0, 1], got {k[2].tolist()}")
         return cls(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), int(width), int(height), frame_id)
 
     @classmethod

@@ -43,6 +43,17 @@ def decode_depth(
     return to_metres(raw, encoding)
 
 
+MAX_DEPTH_M = 100.0  # no depth camera measures farther; larger values are corrupt data, not a scene
+
+
+def check_depth_values(depth: np.ndarray, name: str = "depth image") -> None:
+    """Raise ValueError when a depth image (metres, NaN = missing) holds depths no camera measures."""
+    valid = depth[np.isfinite(depth)]
+    if valid.size and float(valid.max()) > MAX_DEPTH_M:
+        raise ValueError(f"{name} has depths up to {float(valid.max()):.3g} m; more than {MAX_DEPTH_M:g} m is not "
+                         "a depth camera's (wrong units or corrupt data?)")
+
+
 def to_metres(raw: np.ndarray, encoding: str) -> np.ndarray:
     """Decoded pixel values -> float32 metres with NaN for missing (0, NaN, inf, negative)."""
     depth = raw.astype(np.float32)

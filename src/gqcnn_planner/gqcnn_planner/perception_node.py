@@ -8,11 +8,18 @@ from dataclasses import dataclass
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from gqcnn_planner.node_settings import declare_settings, run_node, setting
-from gqcnn_planner.ros_conversions import camera_info_for, camera_info_to_intrinsics, image_to_depth, mask_to_image
+from gqcnn_planner.ros_conversions import (
+    CAMERA_PRESETS,
+    SENSOR_QOS,
+    camera_info_for,
+    camera_info_to_intrinsics,
+    camera_topics,
+    image_to_depth,
+    mask_to_image,
+)
 from gqcnn_planner.segmentation import SegmentationConfig, segment_objects
 
 
@@ -33,6 +40,8 @@ class PerceptionSettings:
 
     depth_topic: str = setting("depth/image_raw", "depth image (16UC1 mm or 32FC1 m)")
     camera_info_topic: str = setting("depth/camera_info", "camera_info of the depth image")
+    camera_preset: str = setting("", "'realsense-ros': subscribe to realsense-ros's default topics instead of "
+                                 "depth_topic and camera_info_topic", choices=CAMERA_PRESETS)
     min_object_height: float = setting(_SEGMENTATION.min_object_height, "metres above the table plane", low=0.0,
                                        high=10.0, dynamic=True)
     max_object_height: float = setting(_SEGMENTATION.max_object_height, "metres above the table plane", low=0.0,
@@ -66,12 +75,13 @@ class PerceptionNode(Node):
         super().__init__("gqcnn_perception", **kwargs)
         settings = declare_settings(self, PerceptionSettings, on_change=self.apply_settings)
         self.config = settings.segmentation()
-        depth_topic, info_topic = settings.depth_topic, settings.camera_info_topic
+        depth_topic, info_topic = camera_topics(settings.camera_preset, settings.depth_topic,
+                                                settings.camera_info_topic)
         self._infos: deque[CameraInfo] = deque(maxlen=30)
         self._lock = threading.Lock()
         self.rng = np.random.default_rng(0)
-        self.create_subscription(CameraInfo, info_topic, self.on_info, qos_profile_sensor_data)
-        self.create_subscription(Image, depth_topic, self.on_depth, qos_profile_sensor_data)
+        self.create_subscription(CameraInfo, info_topic, self.on_info, SENSOR_QOS)
+        self.create_subscription(Image, depth_topic, self.on_depth, SENSOR_QOS)
         self.mask_pub = self.create_publisher(Image, "segmask", 1)
         self.cloud_pub = self.create_publisher(PointCloud2, "object_points", 1)
 

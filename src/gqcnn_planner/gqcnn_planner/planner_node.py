@@ -13,10 +13,10 @@ from geometry_msgs.msg import PoseArray, PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
-from visualization_msgs.msg import MarkerArray
+from visualization_msgs.msg import Marker, MarkerArray
 
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_core.camera import CameraIntrinsics
@@ -24,6 +24,7 @@ from gqcnn_core.gripper import Gripper, load_gripper
 from gqcnn_core.model import GQCNN, ModelError
 from gqcnn_core.paths import default_model_path
 from gqcnn_planner.frames import FrameResolver
+from gqcnn_planner.goal_checks import rejection_reason
 from gqcnn_planner.inputs import MAX_IMAGE_PIXELS
 from gqcnn_planner.node_settings import declare_settings, run_node, setting
 from gqcnn_planner.overlay import draw_grasps
@@ -37,8 +38,12 @@ from gqcnn_planner.policies import (
     plan,
 )
 from gqcnn_planner.ros_conversions import (
+    CAMERA_PRESETS,
+    REALSENSE_ROS_TOPICS,
+    SENSOR_QOS,
     camera_info_for,
     camera_info_to_intrinsics,
+    camera_topics,
     grasp_to_msg,
     image_to_depth,
     image_to_mask,
@@ -54,6 +59,8 @@ STATUS = {name: getattr(PlanGrasp.Result, name) for name in
 
 
 _POLICY = PolicyConfig()  # the defaults are PolicyConfig's: written once
+# Markers and the debug image are latched: RViz opened later still shows the last plan.
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,18 @@ class PlannerSettings:
     depth_topic: str = setting("depth/image_raw", "depth image (16UC1 mm or 32FC1 m)")
     camera_info_topic: str = setting("depth/camera_info", "camera_info of the depth image")
     mask_topic: str = setting("segmask", "object mask from the perception node (mono8)")
+    frame_timeout: float = setting(5.0, "a goal without an image waits this long (s) for the first camera frame "
+                                   "before NO_IMAGE", low=0.0, high=600.0, dynamic=True)
+    result_timeout: float = setting(30.0, "seconds a finished goal's result is kept for the client to fetch (each "
+                                    "kept goal holds its depth image until then)", low=1.0, high=3600.0)
+    camera_preset: str = setting("", "'realsense-ros': subscribe to realsense-ros's default topics "
+                                 f"({REALSENSE_ROS_TOPICS[0]}, {REALSENSE_ROS_TOPICS[1]}) instead of depth_topic and "
+                                 "camera_info_topic", choices=CAMERA_PRESETS)
     extrinsics_file: str = setting("", "camera extrinsics YAML for goals with a target_frame when tf2 is not "
                                    "available (empty: config/camera_extrinsics.yaml)")
+
+    def camera_topics(self) -> tuple[str, str]:
+        return camera_topics(self.camera_preset, self.depth_topic, self.camera_info_topic)
 
     def policy_config(self, gripper: Gripper) -> PolicyConfig:
         return PolicyConfig(gripper=gripper, num_candidates=self.num_candidates, top_k=self.top_k,
@@ -111,18 +128,27 @@ class PlannerNode(Node):
         self._latest: Image | None = None
         self._latest_mask: Image | None = None
         sensors = MutuallyExclusiveCallbackGroup()
-        for msg_type, topic, callback, qos in ((Image, s.depth_topic, self.on_depth, qos_profile_sensor_data),
-                                               (CameraInfo, s.camera_info_topic, self.on_info, qos_profile_sensor_data),
-                                               (Image, s.mask_topic, self.on_mask, 10)):
-            self.create_subscription(msg_type, topic, callback, qos, callback_group=sensors)
-        self.markers_pub = self.create_publisher(MarkerArray, "~/grasp_markers", 10)
-        self.debug_pub = self.create_publisher(Image, "~/debug_image", 1)
+        self._first_frame = threading.Event()
+        self._warned_distortion = False
+        depth_topic, info_topic = s.camera_topics()
+        for msg_type, topic, callback in ((Image, depth_topic, self.on_depth), (CameraInfo, info_topic, self.on_info),
+                                          (Image, s.mask_topic, self.on_mask)):
+            self.create_subscription(msg_type, topic, callback, SENSOR_QOS, callback_group=sensors)
+        self.markers_pub = self.create_publisher(MarkerArray, "~/grasp_markers", LATCHED)
+        self.debug_pub = self.create_publisher(Image, "~/debug_image", LATCHED)
+        self.markers_pub.publish(MarkerArray(markers=[Marker(action=Marker.DELETEALL)]))  # latched "no plan yet"
         self.server = ActionServer(self, PlanGrasp, "plan_grasp", execute_callback=self.execute,
-                                   goal_callback=lambda _: GoalResponse.ACCEPT,
-                                   cancel_callback=lambda _: CancelResponse.ACCEPT,
-                                   callback_group=ReentrantCallbackGroup())
+                                   goal_callback=self.on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                   callback_group=ReentrantCallbackGroup(), result_timeout=int(s.result_timeout))
         self.get_logger().info(f"plan_grasp ready (policy {s.policy}, model {self.model_path}"
                                + (f": NOT LOADED, {self.model_error}" if self.model is None else "") + ")")
+
+    def on_goal(self, goal: PlanGrasp.Goal) -> GoalResponse:
+        reason = rejection_reason(goal)
+        if reason:
+            self.get_logger().warning(f"plan_grasp goal rejected: {reason}")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
 
     def apply_settings(self, settings: PlannerSettings) -> None:
         self.settings = settings  # read once per goal, so a change applies to the next goal
@@ -130,18 +156,24 @@ class PlannerNode(Node):
     def load_model(self) -> None:
         try:
             self.model = GQCNN.load(self.model_path, threads=self.settings.model_threads)
-        except ModelError as err:
-            self.model, self.model_error = None, str(err)
+        except Exception as err:
+            self.model = None
+            self.model_error = str(err) if isinstance(err, ModelError) else f"cannot load {self.model_path}: {err!r}"
             self.get_logger().error(self.model_error)
 
     # --- subscriptions: keep the latest frame, its camera_info matched by stamp when possible ---
     def on_info(self, msg: CameraInfo) -> None:
+        if any(msg.d) and not self._warned_distortion:
+            self._warned_distortion = True
+            self.get_logger().warning(f"camera_info has distortion {msg.distortion_model} {list(msg.d)}: the planner "
+                                      "assumes a rectified depth image (use the driver's rectified topic)")
         with self._lock:
             self._infos.append(msg)
 
     def on_depth(self, msg: Image) -> None:
         with self._lock:
             self._latest = msg
+        self._first_frame.set()
 
     def latest_frame(self) -> tuple[Image | None, CameraInfo | None]:
         """The latest depth image and the camera_info with its stamp (else the latest camera_info)."""
@@ -163,13 +195,17 @@ class PlannerNode(Node):
             result = self.plan_goal(goal_handle, result)
         except PlanningError as err:
             result.status, result.message = STATUS[err.status], str(err)
-        except (ValueError, ModelError) as err:
-            status = "MODEL_ERROR" if isinstance(err, ModelError) else "INVALID_INPUT"
-            result.status, result.message = STATUS[status], str(err)
+        except ModelError as err:  # before ValueError: a model's fault is never the input's
+            result.status, result.message = STATUS["MODEL_ERROR"], str(err)
+        except ValueError as err:
+            result.status, result.message = STATUS["INVALID_INPUT"], str(err)
         except Exception as err:  # keep serving whatever happens; the traceback goes to the log
             self.get_logger().error(traceback.format_exc())
             result.status, result.message = STATUS["MODEL_ERROR"], f"internal error: {err!r}"
         result.planning_time = float(time.perf_counter() - start)
+        # rclpy keeps the finished goal (its request included) for result_timeout: drop the images now.
+        request = goal_handle.request
+        request.depth, request.segmask, request.camera_info = Image(), Image(), CameraInfo()
         if result.status == STATUS["SUCCESS"]:
             goal_handle.succeed()
         elif result.status == STATUS["CANCELED"] and goal_handle.is_cancel_requested:
@@ -246,11 +282,16 @@ class PlannerNode(Node):
                 raise InvalidInputError("goal camera_info has an all-zero K and no camera_info was received")
             mask_msg = goal.segmask if not is_empty_image(goal.segmask) else None
         else:
+            if latest is None and self._first_frame.wait(self.settings.frame_timeout):
+                latest, latest_info = self.latest_frame()  # a late-joining or sparse camera stream
             if latest is None:
-                raise NoImageError("goal has no depth image and none has been received on the depth topic yet")
+                raise NoImageError(f"goal has no depth image and none arrived on the depth topic within "
+                                   f"{self.settings.frame_timeout:g} s")
             depth_msg, info = latest, latest_info
             if any(goal.camera_info.k):
                 info = goal.camera_info
+            if info is None and self._wait_for_camera_info(self.settings.frame_timeout):
+                info = self.latest_frame()[1] if not any(goal.camera_info.k) else goal.camera_info
             if info is None:
                 raise NoImageError("no camera_info received for the latest depth image")
             mask_msg = goal.segmask if not is_empty_image(goal.segmask) else latest_mask
@@ -260,9 +301,18 @@ class PlannerNode(Node):
             raise InvalidInputError("camera_info has an all-zero K matrix")
         return depth_msg, info, mask_msg
 
+    def _wait_for_camera_info(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._infos:
+                    return True
+            time.sleep(0.05)
+        return False
+
     def publish_visuals(self, depth: np.ndarray, camera: CameraIntrinsics, planned: Plan, header: Header) -> None:
         self.markers_pub.publish(grasp_markers(planned.candidates, planned.q_values, camera, header))
-        if self.settings.publish_debug_image and self.debug_pub.get_subscription_count() > 0:
+        if self.settings.publish_debug_image:
             self.debug_pub.publish(rgb_image(draw_grasps(depth, planned.candidates, planned.q_values), header))
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyrealsense2 as rs
 import rclpy
+from builtin_interfaces.msg import Time as TimeMsg
+from rclpy.clock import Clock
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
@@ -34,6 +36,16 @@ def depth_frame_to_metres(frame: rs.depth_frame) -> np.ndarray:
 def frame_intrinsics(frame: rs.frame, frame_id: str) -> CameraIntrinsics:
     intr = frame.profile.as_video_stream_profile().intrinsics
     return CameraIntrinsics(intr.fx, intr.fy, intr.ppx, intr.ppy, intr.width, intr.height, frame_id)
+
+
+def frame_stamp(frame: rs.frame, clock: Clock) -> TimeMsg:
+    """When the frame was captured: its system-time timestamp (ms since the epoch), else the clock's now.
+
+    librealsense reports the host's system time for frames unless global time is off and the device clock is used,
+    in which case the stamp is no wall-clock time: fall back to now() then rather than stamping 1970."""
+    if frame.get_frame_timestamp_domain() in (rs.timestamp_domain.system_time, rs.timestamp_domain.global_time):
+        return Time(nanoseconds=int(frame.get_timestamp() * 1e6)).to_msg()
+    return clock.now().to_msg()
 
 
 FrameReader = Callable[[int], rs.composite_frame]
@@ -81,8 +93,10 @@ class RealSenseNode(Node):
             self.read = frame_source or start_pipeline(s.serial, s.width, s.height, s.fps, s.align_to_color)
         except RuntimeError as err:  # pyrealsense2: no device, busy, unsupported stream
             raise NodeStartError(f"cannot start the camera: {err}") from None
-        self.depth_pub = self.create_publisher(Image, "depth/image_raw", qos_profile_sensor_data)
-        self.info_pub = self.create_publisher(CameraInfo, "depth/camera_info", qos_profile_sensor_data)
+        # Reliable (system default) like every camera driver: RViz's reliable displays see it, and the planner's
+        # best-effort subscriptions match it too.
+        self.depth_pub = self.create_publisher(Image, "depth/image_raw", 5)
+        self.info_pub = self.create_publisher(CameraInfo, "depth/camera_info", 5)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.loop, daemon=True)
         self._thread.start()
@@ -100,7 +114,7 @@ class RealSenseNode(Node):
         frame = frames.get_depth_frame()
         if not frame:
             return
-        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+        header = Header(stamp=frame_stamp(frame, self.get_clock()), frame_id=self.frame_id)
         self.depth_pub.publish(depth_to_image(depth_frame_to_metres(frame), "32FC1", header))
         self.info_pub.publish(intrinsics_to_camera_info(frame_intrinsics(frame, self.frame_id), header))
 

@@ -4,25 +4,54 @@ from __future__ import annotations
 
 import numpy as np
 from geometry_msgs.msg import Pose, PoseStamped, Transform, TransformStamped
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from dexnet_msgs.msg import Grasp
 from gqcnn_core.camera import CameraIntrinsics
-from gqcnn_core.depth import decode_depth, encode_depth
+from gqcnn_core.depth import check_depth_values, decode_depth, encode_depth
 from gqcnn_core.frames import pose_matrix, pose_parts
 from gqcnn_core.grasp import Grasp2D
 
 MASK_ENCODINGS = ("mono8", "8UC1")
+# Subscriptions to camera streams are best effort: that matches reliable and best-effort publishers alike (drivers
+# publish reliable, the sim streams best effort).
+SENSOR_QOS = qos_profile_sensor_data
+# realsense-ros (ros2 launch realsense2_camera rs_launch.py) publishes under /camera/camera by default.
+REALSENSE_ROS_TOPICS = ("/camera/camera/depth/image_rect_raw", "/camera/camera/depth/camera_info")
+CAMERA_PRESETS = ("", "realsense-ros")
+DEPTH_PIXEL_BYTES = {"16UC1": 2, "mono16": 2, "32FC1": 4}
+MASK_PIXEL_BYTES = {encoding: 1 for encoding in MASK_ENCODINGS}
+
+
+def camera_topics(preset: str, depth_topic: str, camera_info_topic: str) -> tuple[str, str]:
+    """The (depth, camera_info) topics of a preset of CAMERA_PRESETS; "" keeps the given ones."""
+    return REALSENSE_ROS_TOPICS if preset == "realsense-ros" else (depth_topic, camera_info_topic)
 
 
 def is_empty_image(msg: Image) -> bool:
     return msg.width == 0 or msg.height == 0
 
 
+def check_image_layout(msg: Image, name: str, pixel_bytes: dict[str, int]) -> None:
+    """Raise ValueError unless the message's encoding, step and data length describe a whole image (no decoding)."""
+    if msg.encoding not in pixel_bytes:
+        raise ValueError(f"{name}: unsupported encoding '{msg.encoding}', expected one of {', '.join(pixel_bytes)}")
+    if msg.width == 0 or msg.height == 0:
+        raise ValueError(f"{name} is empty ({msg.width}x{msg.height})")
+    row_bytes = msg.width * pixel_bytes[msg.encoding]
+    step = msg.step or row_bytes
+    if step < row_bytes or len(msg.data) < step * (msg.height - 1) + row_bytes:
+        raise ValueError(f"{name} data has {len(msg.data)} bytes, too few for {msg.width}x{msg.height} "
+                         f"{msg.encoding} with step {msg.step}")
+
+
 def image_to_depth(msg: Image) -> np.ndarray:
-    """sensor_msgs/Image (16UC1 mm or 32FC1 m) -> float32 metres, NaN for missing."""
-    return decode_depth(msg.data, msg.encoding, msg.height, msg.width, msg.step, bool(msg.is_bigendian))
+    """sensor_msgs/Image (16UC1 mm or 32FC1 m) -> float32 metres, NaN for missing; ValueError for implausible depths."""
+    depth = decode_depth(msg.data, msg.encoding, msg.height, msg.width, msg.step, bool(msg.is_bigendian))
+    check_depth_values(depth)
+    return depth
 
 
 def depth_to_image(depth: np.ndarray, encoding: str = "32FC1", header: Header | None = None) -> Image:
