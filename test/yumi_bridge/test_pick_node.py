@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -121,8 +122,28 @@ def test_pick_without_servers_exits_1_with_one_readable_line():
 
 def test_pick_with_a_bad_parameter_exits_2_with_one_readable_line():
     for parameter, reason in (("dry_run:=maybe", "expecting type 'BOOL'"), ("execute_timeout:=-1.0", "out of range"),
-                              ("policy:=best", "'best' is not one of")):
+                              ("arm:=middle", "'middle' is not one of")):
         returncode, outcome, _, stderr = run_pick(parameter)
         assert returncode == 2 and outcome["stage"] == "parameters" and reason in outcome["message"]
         assert stderr.strip().splitlines()[-1].startswith("pick: parameters: invalid parameter: ")
         assert "Traceback" not in stderr
+
+
+def test_pick_interrupted_twice_exits_1_with_one_readable_line():
+    # A Ctrl-C sent to the whole process group arrives twice; the second must not turn into a traceback.
+    env = dict(os.environ, ROS_DOMAIN_ID=str((int(os.environ["ROS_DOMAIN_ID"]) + 50) % 100 + 1))
+    process = subprocess.Popen([sys.executable, "-m", "yumi_bridge.pick_node", "--ros-args", "-p",
+                                "server_timeout:=60.0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, start_new_session=True)
+    lines = []
+    for line in process.stderr:  # until it waits for the servers
+        lines.append(line)
+        if "waiting up to 60.0 s" in line:
+            break
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1, "".join(lines) + stderr
+    assert json.loads(stdout.strip().splitlines()[-1])["stage"] == "interrupted"
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("pick: interrupted: ")

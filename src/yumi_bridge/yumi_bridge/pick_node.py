@@ -11,6 +11,7 @@ waiting for (timeout, Ctrl-C) is canceled. It is also the example of calling bot
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,7 +22,6 @@ from rclpy.node import Node
 from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
 from gqcnn_planner.background_executor import BackgroundExecutor, GoalRejectedError
 from gqcnn_planner.node_settings import EXIT_BAD_SETTINGS, SettingsError, declare_settings, setting
-from gqcnn_planner.policies import POLICIES
 from gqcnn_planner.ros_conversions import grasp_msg_summary
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -29,7 +29,8 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 @dataclass(frozen=True)
 class PickSettings:
-    policy: str = setting("", "Planning policy; empty: the planner's own policy parameter", choices=("", *POLICIES))
+    # Not checked here: the planner knows its policies and rejects an unknown one with the reason.
+    policy: str = setting("", "Planning policy (ranking, cem, ...); empty: the planner's own policy parameter")
     arm: str = setting("", "Arm to grasp with; empty: the executor's default arm", choices=("", "left", "right"))
     dry_run: bool = setting(False, "Check and plan the motion only, nothing moves")
     server_timeout: float = setting(10.0, "s to wait for each action server", low=0.001)
@@ -63,6 +64,8 @@ class PickClient(Node):
     def wait_for_servers(self) -> str:
         """'' when both action servers answer, else which ones did not."""
         clients = {"plan_grasp": self.plan_client, "execute_grasp": self.execute_client}
+        self.get_logger().info(f"waiting up to {self.settings.server_timeout} s for the {' and '.join(clients)} "
+                               "action servers")
         missing = [name for name, client in clients.items()
                    if not client.wait_for_server(timeout_sec=self.settings.server_timeout)]
         return "" if not missing else f"no action server for {', '.join(missing)}"
@@ -107,21 +110,30 @@ class PickClient(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    with BackgroundExecutor(args=args) as ros:
-        try:
-            client = ros.add(PickClient(context=ros.context))
-        except SettingsError as err:
-            outcome, code = PickOutcome("parameters", False, f"invalid parameter: {err}"), EXIT_BAD_SETTINGS
-        else:
-            try:
-                outcome = client.pick(ros)
-            except KeyboardInterrupt:  # send_goal has canceled the running goal
-                outcome = PickOutcome("interrupted", False, "interrupted; the running goal was canceled")
-            code = EXIT_OK if outcome.success else EXIT_FAILED
+    try:
+        outcome, code = _run(args)
+    except KeyboardInterrupt:  # Ctrl-C before any goal was sent (starting up, waiting for the servers)
+        outcome, code = PickOutcome("interrupted", False, "interrupted before any goal was sent"), EXIT_FAILED
     print(json.dumps(asdict(outcome)))
     if code != EXIT_OK:
         print(f"pick: {outcome.stage}: {outcome.message}", file=sys.stderr)
     return code
+
+
+def _run(args: list[str] | None) -> tuple[PickOutcome, int]:
+    with BackgroundExecutor(args=args) as ros:
+        try:
+            client = ros.add(PickClient(context=ros.context))
+        except SettingsError as err:
+            return PickOutcome("parameters", False, f"invalid parameter: {err}"), EXIT_BAD_SETTINGS
+        try:
+            outcome = client.pick(ros)
+        except KeyboardInterrupt:  # send_goal has canceled the running goal
+            outcome = PickOutcome("interrupted", False, "interrupted; the running goal was canceled")
+        finally:
+            # A Ctrl-C sent to the whole process group may arrive twice: the second must not break the clean-up.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return outcome, EXIT_OK if outcome.success else EXIT_FAILED
 
 
 if __name__ == "__main__":
