@@ -270,7 +270,9 @@ def test_every_unsafe_reason_is_reported_at_once():
     [
         ({"width": float("nan")}, "width must be a non-negative number"),
         ({"width": -0.01}, "width must be a non-negative number"),
-        ({"q": float("nan")}, "q_value must be a number"),
+        ({"q": float("nan")}, "q_value must be a probability in [0, 1], got nan"),
+        ({"q": 5.0}, "q_value must be a probability in [0, 1], got 5.0"),  # issue 16: executed before
+        ({"q": -3.0}, "q_value must be a probability in [0, 1], got -3.0"),
         ({"arm": "middle"}, "arm must be 'left', 'right' or empty"),
     ],
 )

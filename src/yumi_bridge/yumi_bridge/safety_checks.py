@@ -110,8 +110,8 @@ def check_input(camera_grasp: np.ndarray, width: float, q_value: float, arm: str
         problems.append("grasp pose must be a finite 4x4 pose")
     if not math.isfinite(width) or width < 0:
         problems.append(f"grasp width must be a non-negative number of metres, got {width}")
-    if not math.isfinite(q_value):
-        problems.append(f"q_value must be a number, got {q_value}")
+    if not 0.0 <= q_value <= 1.0:  # NaN fails too; a q of 5 is a broken model, not a very good grasp
+        problems.append(f"q_value must be a probability in [0, 1], got {q_value}")
     if arm not in ARMS:
         problems.append(f"arm must be 'left', 'right' or empty, got {arm!r}")
     return problems
