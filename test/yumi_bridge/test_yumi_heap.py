@@ -97,3 +97,16 @@ def test_object_at_reads_the_label_under_the_jaws(heap):
         grasp = Grasp2D((float(u), float(v)), 0.0, 0.6, 0.02)
         assert scene.object_at(grasp) == k
     assert scene.object_at(Grasp2D((5.0, 5.0), 0.0, 0.6, 0.02)) is None  # the image corner is table
+
+
+def test_fingers_landing_on_a_neighbour_are_a_collision_with_it():
+    sim = HeapSimulator([box_mesh((CUBE, CUBE, CUBE)), box_mesh((CUBE, CUBE, 0.06))])
+    cube, tall = np.eye(4), np.eye(4)
+    cube[:3, 3] = 0.40, 0.0, CUBE / 2
+    tall[:3, 3] = 0.40 + CUBE + 0.005, 0.0, 0.03  # 5 mm beside the cube, under the open finger
+    scene = sim.place({0: cube, 1: tall})
+    assert scene.objects == [0, 1] and scene.object_at(Grasp2D((0.0, 0.0), 0.0, 0.6, 0.02)) is None
+    plan = plan_grasp_motion(top_down_grasp(0.40, 0.0, 0.02), 0.03, 0.9, "", CONFIG, BASE_AS_CAMERA)
+    outcome = sim.execute(plan, target=0)
+    assert not outcome.success and outcome.cause == "collision_neighbour" and outcome.collided_object == 1
+    assert sim.execute(plan, target=None).cause == "collision"  # aim unknown: no neighbour to blame

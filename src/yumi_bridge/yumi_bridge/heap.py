@@ -38,7 +38,7 @@ from yumi_bridge.coacd_cache import convex_parts
 from yumi_bridge.frames import CameraExtrinsics, pose_matrix
 from yumi_bridge.mjcf import object_body
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, plan_grasp_motion
-from yumi_bridge.sim_settings import SimSettings, draw_conditions, registration_error, sensed_depth
+from yumi_bridge.sim_settings import Conditions, SimSettings, draw_conditions, registration_error, sensed_depth
 from yumi_bridge.trial import Trial
 from yumi_bridge.world import World
 
@@ -202,13 +202,29 @@ class HeapSimulator:
         for k in heap:
             if not self.in_area(k):
                 self._remove(k)
+        return self._new_scene(seed, rng, conditions)
+
+    def place(self, world_objects: dict[int, np.ndarray], seed: int = 0) -> HeapScene:
+        """A hand-made heap: objects `world_objects` (index -> 4x4 pose of the mesh frame) let go where they are
+        and settled, the others left out; camera, registration error and conditions from `seed` as for `drop`."""
+        world = self.world
+        conditions = draw_conditions(self.settings, seed, len(self.meshes))
+        world.set_conditions(conditions.finger_friction, conditions.object_densities, self.settings.sim_object_density)
+        world.reset(parking=[self._parking(k) for k in range(len(self.meshes))])
+        world.park_gripper(tuple(self.center))
+        for k, pose in world_objects.items():
+            world.add_object(k, pose)
+        world.settle(sorted(world_objects), 3.0)
+        return self._new_scene(seed, np.random.default_rng(seed), conditions)
+
+    def _new_scene(self, seed: int, rng: np.random.Generator, conditions: Conditions) -> HeapScene:
         world_camera = sample_camera_pose(rng)
         world_camera[:2, 3] += self.center
         world_camera[2, 3] += self.config.table_z
         error = registration_error(np.random.default_rng([seed, 1]), *self.settings.sim_registration_error)
-        self._state = world.get_state()
+        self._state = self.world.get_state()
         self._scene = self._render(seed, world_camera, error, conditions.finger_friction,
-                                   conditions.object_densities, attempts=0, removed=tuple(sorted(world.removed)))
+                                   conditions.object_densities, attempts=0, removed=tuple(sorted(self.world.removed)))
         return self._scene
 
     def _drop_one(self, k: int, rng: np.random.Generator, spread: float = 1.0) -> None:
@@ -287,7 +303,7 @@ class HeapSimulator:
         self._scene = self._render(scene.seed, scene.world_camera, scene.registration_error, scene.finger_friction,
                                    scene.object_densities, scene.attempts + 1, removed)
         cause = outcome.cause
-        if cause == "collision" and result.collided_object is not None and result.collided_object != target:
+        if cause == "collision" and None not in (target, result.collided_object) and result.collided_object != target:
             cause = "collision_neighbour"
         return HeapOutcome(outcome.success, cause, outcome.message, result.held_object, target,
                            result.collided_object, fell_out, self._cycle_time(plan, outcome, end_position), outcome)
