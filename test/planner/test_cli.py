@@ -50,7 +50,8 @@ def test_png_in_millimetres_works_too(files, heuristic_model_path, capsys):
 @pytest.mark.parametrize("case, code, message", [
     ("missing depth", 2, "does not exist"), ("bad intrinsics", 2, "camera_matrix"), ("bad model", 4, "MODEL_ERROR"),
     ("flat", 3, "NO_VALID_GRASP"), ("txt", 2, "unsupported depth format"), ("bad gripper", 2, "unknown gripper keys"),
-    ("small gripper", 3, "NO_VALID_GRASP"),
+    ("small gripper", 3, "NO_VALID_GRASP"), ("yaml tag", 2, "INVALID_INPUT"), ("1e30 m", 2, "INVALID_INPUT"),
+    ("K[2][2] = 0", 2, "last row"),
 ])
 def test_failures_give_one_readable_line_and_an_exit_code(case, code, message, files, heuristic_model_path, capsys,
                                                           scene):
@@ -72,6 +73,16 @@ def test_failures_give_one_readable_line_and_an_exit_code(case, code, message, f
     elif case == "small gripper":  # a 2 cm stroke does not fit around the 3 cm box
         args["--gripper"] = files["dir"] / "gripper.yaml"
         args["--gripper"].write_text(GRIPPER_YAML.read_text().replace("max_width: 0.05", "max_width: 0.02"))
+    elif case == "yaml tag":
+        args["--intrinsics"] = files["dir"] / "tag.yaml"
+        args["--intrinsics"].write_text("image_width: !!python/object/apply:os.getcwd []\n")
+    elif case == "1e30 m":
+        np.save(files["npy"], np.full_like(scene.depth, 1e30))
+    elif case == "K[2][2] = 0":
+        args["--intrinsics"] = files["dir"] / "k22.yaml"
+        calibration = scene.camera.to_yaml_dict()
+        calibration["camera_matrix"]["data"][8] = 0.0
+        args["--intrinsics"].write_text(yaml.safe_dump(calibration))
     elif case == "txt":
         args["--depth"] = files["dir"] / "depth.txt"
         args["--depth"].write_text("0.7")

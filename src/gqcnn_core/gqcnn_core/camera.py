@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from gqcnn_core.config_file import read_yaml_mapping
 
 DEFAULT_FRAME = "camera_depth_optical_frame"
 
@@ -57,8 +58,7 @@ class CameraIntrinsics:
     @classmethod
     def from_yaml(cls, path: str | Path) -> CameraIntrinsics:
         """From a ROS camera calibration YAML (camera_calibration_parsers format)."""
-        with open(path) as f:
-            data = yaml.safe_load(f)
+        data = read_yaml_mapping(path, "camera calibration")  # bad YAML (a tag, a typo): ValueError naming the file
         try:
             k = data["camera_matrix"]["data"]
             return cls.from_matrix(

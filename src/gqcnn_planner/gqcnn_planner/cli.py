@@ -18,12 +18,14 @@ EXIT_CODES = {"INVALID_INPUT": 2, "NO_IMAGE": 2, "NO_VALID_GRASP": 3, "MODEL_ERR
 
 def load_depth(path: Path) -> np.ndarray:
     """Depth from .npy (metres, HxW or HxWx1) or 16-bit .png (millimetres); NaN for missing."""
-    from gqcnn_core.depth import as_depth_metres, to_metres
+    from gqcnn_core.depth import as_depth_metres, check_depth_values, to_metres
 
     if not path.is_file():
         raise FileNotFoundError(f"depth file {path} does not exist")
     if path.suffix == ".npy":
-        return as_depth_metres(np.load(path, allow_pickle=False))
+        depth = as_depth_metres(np.load(path, allow_pickle=False))
+        check_depth_values(depth, str(path))
+        return depth
     if path.suffix == ".png":
         from PIL import Image
 
