@@ -10,8 +10,8 @@ import yaml
 from scipy.spatial.transform import Rotation
 
 from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.frames import load_extrinsics, pose_matrix, pose_parts
 from gqcnn_core.paths import DEFAULT_EXTRINSICS_FILE
-from yumi_bridge.frames import load_extrinsics, pose_matrix, pose_parts
 from yumi_bridge.registration import (
     board_points,
     camera_from_board,

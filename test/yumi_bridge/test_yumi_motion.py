@@ -9,19 +9,12 @@ from scipy.spatial.transform import Rotation
 from yumi_scenes import BASE_AS_CAMERA, top_down_grasp
 
 from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.frames import CameraExtrinsics, load_extrinsics, pose_matrix, pose_parts
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
 from gqcnn_core.paths import DEFAULT_EXTRINSICS_FILE, WORKSPACE
 from gqcnn_planner.node_settings import make_settings, setting_fields
-from yumi_bridge.frames import (
-    CameraExtrinsics,
-    ToolOffset,
-    grasp_in_base,
-    grasp_in_camera,
-    load_extrinsics,
-    pose_matrix,
-    pose_parts,
-)
+from yumi_bridge.frames import ToolOffset, grasp_in_base, grasp_in_camera
 from yumi_bridge.motion import (
     INVALID_INPUT,
     NOT_CALIBRATED,

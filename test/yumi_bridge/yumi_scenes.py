@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from gqcnn_core.frames import CameraExtrinsics
 from gqcnn_core.grasp import Grasp2D
-from yumi_bridge.frames import CameraExtrinsics
 from yumi_bridge.sim import SimScene
 
 BOX = (0.035, 0.09, 0.05)  # the demo box: 35 mm short side, standing 50 mm tall

@@ -38,8 +38,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.frames import CameraExtrinsics
 from gqcnn_core.gripper import Gripper
-from yumi_bridge.frames import CameraExtrinsics
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan
 
 

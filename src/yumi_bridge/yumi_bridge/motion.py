@@ -23,9 +23,10 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from gqcnn_core.config_file import read_yaml_mapping
+from gqcnn_core.frames import CameraExtrinsics, pose_matrix
 from gqcnn_core.gripper import Gripper
 from gqcnn_planner.node_settings import setting  # the settings idiom of every node; declares nothing by itself
-from yumi_bridge.frames import CameraExtrinsics, ToolOffset, grasp_in_base, pose_matrix
+from yumi_bridge.frames import ToolOffset, grasp_in_base
 from yumi_bridge.safety_checks import (
     ARMS,
     check_approach,

@@ -23,7 +23,7 @@ from scipy.spatial.transform import Rotation
 
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.config_file import read_yaml_mapping
-from yumi_bridge.frames import pose_matrix, pose_parts
+from gqcnn_core.frames import pose_matrix, pose_parts
 
 Pattern = tuple[int, int]  # inner corners (columns, rows), like cv2.findChessboardCorners' patternSize
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2  # the CLI convention (README "CLI exit codes")

@@ -41,10 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gqcnn_core.frames import CameraExtrinsics, load_extrinsics, pose_parts
 from gqcnn_core.gripper import Gripper
 from gqcnn_core.paths import DEFAULT_EXTRINSICS_FILE
 from yumi_bridge.backend import Logger
-from yumi_bridge.frames import CameraExtrinsics, load_extrinsics, pose_parts
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, Waypoint
 from yumi_bridge.rws_client import (  # noqa: F401 - the rws backend's public names, importable from here
     RwsCanceledError,
