@@ -164,8 +164,13 @@ def test_evaluate_run_and_onnx_agree(trained_run, synthetic, tmp_path):
     export_run(trained_run, exported, threads=1, benchmark_seconds=0.1, calibrate=False)
     assert main(["evaluate", str(trained_run), str(synthetic), "--split", "test", "--no-progress"]) == 0
     run_metrics = json.loads((trained_run / "eval_test" / "metrics.json").read_text())
-    for name in ("roc.png", "gallery.png", "training_curves.png"):
+    for name in ("roc.png", "reliability.png", "gallery.png", "training_curves.png"):
         assert (trained_run / "eval_test" / name).stat().st_size > 1000
+    assert 0 <= run_metrics["ece"] < 0.5 and sum(run_metrics["calibration"]["bin_counts"]) == 2 * PER_OBJECT
+    if "sensor_preset" in dataset.FIELDS:  # format-2 datasets record sensor and scene kind per datapoint
+        by_sensor = run_metrics["groups"]["sensor_preset"]
+        assert by_sensor["ideal"]["datapoints"] == by_sensor["structured_light"]["datapoints"] == PER_OBJECT
+        assert set(run_metrics["groups"]["scene_kind"]) == {"single", "heap"}
     out = exported.parent / "onnx_eval"
     assert main(["evaluate", str(exported), str(synthetic), "--split", "test", "--out", str(out), "--no-progress"]) == 0
     onnx_metrics = json.loads((out / "metrics.json").read_text())

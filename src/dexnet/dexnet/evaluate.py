@@ -6,10 +6,17 @@ A run directory is evaluated with torch (its best weights unless --weights says 
 through the planner's loader (`gqcnn_core.model.GQCNN`), so the shipped artefact itself is what is
 measured. Writes to DIR (default RUN_DIR/eval_SPLIT or MODEL_eval_SPLIT beside the model):
     metrics.json         accuracy, balanced accuracy, precision, recall, AUC, average precision, log loss,
-                         and the success rate of grasps scored q > 0.5 (= precision at threshold 0.5)
-    roc.png              ROC curve
+                         the success rate of grasps scored q > 0.5 (= precision at threshold 0.5), the expected
+                         calibration error with its reliability table (`dexnet.calibrate`), and under `groups`
+                         the same per sensor preset and per scene kind (single object / heap) when the dataset
+                         records them per datapoint (format 2)
+    roc.png              ROC curve (one per group as well)
+    reliability.png      reliability diagram: success rate against q per bin (one per group as well)
     training_curves.png  loss and accuracy against step (run directories with a metrics.csv)
     gallery.png          the highest and lowest scored crops with their scores and labels
+
+Any model can be evaluated on any dataset cut with the same crop transform, so two models (v1 and v2) are
+compared by evaluating both on the same split and reading the two metrics.json side by side.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from dexnet.run_dir import (
     read_metrics,
     write_json,
 )
-from dexnet.stream import SplitShards, load_rows
+from dexnet.stream import TRAIN_FIELDS, SplitShards, load_rows
 
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 THRESHOLD = 0.5
@@ -46,6 +53,20 @@ class Scores:
     probabilities: np.ndarray
     labels: np.ndarray
     gallery: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # "top"/"bottom" -> crops, p, labels
+    groups: dict[str, np.ndarray] = field(default_factory=dict)  # GROUP_FIELDS present in the dataset -> (N,)
+
+
+# Per-datapoint fields a dataset may record (format 2) and the names of their values.
+GROUP_FIELDS = ("sensor_preset", "scene_kind")
+SCENE_KINDS = ("single", "heap")
+
+
+def group_names(field_name: str) -> tuple[str, ...]:
+    if field_name == "sensor_preset":
+        from gqcnn_core.sensor import SENSOR_PRESETS
+
+        return SENSOR_PRESETS
+    return SCENE_KINDS
 
 
 def load_predictor(target: Path, weights: str = "best", threads: int | None = None) -> tuple[Predictor, dict]:
@@ -71,7 +92,9 @@ def load_predictor(target: Path, weights: str = "best", threads: int | None = No
             model = GQCNN.load(target, threads=threads)
         except ModelError as err:
             raise ValueError(str(err)) from err
-        return model.predict, {"kind": "onnx", "path": portable_path(target), "crop": model.card["crop"]}
+        card = model.card
+        return model.predict, {"kind": "onnx", "path": portable_path(target), "crop": card["crop"],
+                               "calibration": card.get("calibration")}
     raise FileNotFoundError(f"{target}: neither a run directory nor a model file")
 
 
@@ -100,18 +123,23 @@ def score_split(
     shards = SplitShards.of(dataset_dir, split).subset(seed=0, max_rows=max_datapoints)
     if not shards.paths:
         raise ValueError(f"{dataset_dir}: the '{split}' split has no datapoints")
-    probs, labels, gallery = [], [], {}
+    group_fields = tuple(f for f in GROUP_FIELDS if f in dataset.FIELDS)
+    probs, labels, gallery, groups = [], [], {}, {f: [] for f in group_fields}
     bar = tqdm(total=shards.total, unit="grasp", desc=f"evaluate {split}", disable=not progress, dynamic_ncols=True)
     for path, count in zip(shards.paths, shards.counts, strict=True):
-        arrays = load_rows(path, count)
+        arrays = load_rows(path, count, fields=(*TRAIN_FIELDS, *group_fields))
         p = np.asarray(predict(arrays["crops"], arrays["gripper_depth"]), dtype=np.float32)
         y = dataset.labels(arrays["robust_eq"], arrays["collision"])
         probs.append(p)
         labels.append(y)
-        _keep_extremes(gallery, arrays["crops"], p, y, gallery_size)
+        for f in group_fields:
+            groups[f].append(arrays[f].astype(np.int64))
+        if gallery_size:
+            _keep_extremes(gallery, arrays["crops"], p, y, gallery_size)
         bar.update(count)
     bar.close()
-    return Scores(np.concatenate(probs), np.concatenate(labels), gallery)
+    groups = {f: np.concatenate(v) for f, v in groups.items()}
+    return Scores(np.concatenate(probs), np.concatenate(labels), gallery, groups)
 
 
 def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, threshold: float = THRESHOLD) -> dict:
@@ -149,20 +177,52 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, thresh
     }
 
 
-def plot_roc(probabilities: np.ndarray, labels: np.ndarray, path: Path, title: str = "ROC") -> None:
+def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str = "ROC") -> None:
+    """ROC curves of {name: (q, labels)} with their AUCs."""
     from matplotlib.figure import Figure
     from sklearn.metrics import roc_auc_score, roc_curve
 
     fig = Figure(figsize=(4.5, 4.5))
     ax = fig.add_subplot()
-    if 0 < np.sum(labels) < len(labels):
-        fpr, tpr, _ = roc_curve(labels, probabilities)
-        ax.plot(fpr, tpr, label=f"GQ-CNN (AUC {roc_auc_score(labels, probabilities):.3f})")
+    for name, (probabilities, labels) in curves.items():
+        if 0 < np.sum(labels) < len(labels):
+            fpr, tpr, _ = roc_curve(labels, probabilities)
+            ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(labels, probabilities):.3f})")
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1))
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def group_metrics(scores: Scores) -> dict[str, dict[str, dict]]:
+    """Metrics and ECE per value of each group field present (e.g. sensor_preset -> ideal -> {...})."""
+    from dexnet.calibrate import expected_calibration_error
+
+    out: dict[str, dict[str, dict]] = {}
+    for field_name, values in scores.groups.items():
+        names = group_names(field_name)
+        out[field_name] = {}
+        for value in np.unique(values):
+            pick = values == value
+            name = names[value] if 0 <= value < len(names) else str(value)
+            p, y = scores.probabilities[pick], scores.labels[pick]
+            out[field_name][name] = {**classification_metrics(p, y), "ece": expected_calibration_error(p, y)}
+    return out
+
+
+def group_curves(scores: Scores, split: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{name: (q, labels)}: the whole split, then each group with more than one value in it."""
+    curves = {f"all {split}": (scores.probabilities, scores.labels)}
+    for field_name, values in scores.groups.items():
+        present = np.unique(values)
+        if len(present) < 2:
+            continue
+        names = group_names(field_name)
+        for value in present:
+            name = names[value] if 0 <= value < len(names) else str(value)
+            curves[name] = (scores.probabilities[values == value], scores.labels[values == value])
+    return curves
 
 
 def plot_training_curves(rows: list[dict[str, float]], path: Path) -> None:
@@ -238,10 +298,19 @@ def evaluate(
     scores = score_split(predict, dataset_dir, split, max_datapoints, progress=progress)
     out_dir = Path(out_dir) if out_dir else default_out_dir(target, split)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from dexnet.calibrate import calibration_summary, plot_reliability
+
     metrics = classification_metrics(scores.probabilities, scores.labels)
-    plot_roc(scores.probabilities, scores.labels, out_dir / "roc.png", title=f"ROC, {split} split")
+    metrics["calibration"] = calibration_summary(scores.probabilities, scores.labels)
+    metrics["ece"] = metrics["calibration"]["ece"]
+    groups = group_metrics(scores)
+    if groups:
+        metrics["groups"] = groups
+    curves = group_curves(scores, split)
+    plot_roc(curves, out_dir / "roc.png", title=f"ROC, {split} split")
+    plot_reliability(curves, out_dir / "reliability.png", title=f"reliability, {split} split")
     plot_gallery(scores.gallery, out_dir / "gallery.png")
-    files = ["metrics.json", "roc.png", "gallery.png"]
+    files = ["metrics.json", "roc.png", "reliability.png", "gallery.png"]
     rows = read_metrics(target) if info["kind"] == "run" else []
     if rows:
         plot_training_curves(rows, out_dir / "training_curves.png")
@@ -283,7 +352,13 @@ def run_cli(args: argparse.Namespace) -> int:
 
     print(
         f"{args.split}: {metrics['datapoints']} grasps, accuracy {fmt(metrics['accuracy'])}, "
-        f"precision {fmt(metrics['precision'])}, recall {fmt(metrics['recall'])}, AUC {fmt(metrics['auc'])}; "
-        f"written to {out}"
+        f"precision {fmt(metrics['precision'])}, recall {fmt(metrics['recall'])}, AUC {fmt(metrics['auc'])}, "
+        f"ECE {fmt(metrics['ece'])}; written to {out}"
     )
+    for field_name, groups in metrics.get("groups", {}).items():
+        for name, group in groups.items():
+            print(
+                f"  {field_name} {name}: {group['datapoints']} grasps, accuracy {fmt(group['accuracy'])}, "
+                f"AUC {fmt(group['auc'])}, ECE {fmt(group['ece'])}"
+            )
     return 0

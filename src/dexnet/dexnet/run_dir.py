@@ -67,11 +67,11 @@ def dataset_crop_info(manifest: dict) -> dict:
 def dataset_camera_info(manifest: dict) -> dict:
     """Focal length (px), image size and depth range (m) of the camera the dataset was rendered with.
 
-    Read from the manifest's `camera` entry, else its generation config's `camera`; the depth range from
-    `camera.depth_range_m` when recorded. Whatever is missing is the Dex-Net 2.0 camera's (v1 datasets).
+    Read from the manifest's `camera` entry (with whatever else it records: mount heights, tilt, sensor presets),
+    else its generation config's `camera`; whatever is missing or empty is the Dex-Net 2.0 camera's (v1 datasets).
     """
     recorded = manifest.get("camera") or (manifest.get("config") or {}).get("camera") or {}
-    camera = {k: recorded.get(k, v) for k, v in DEXNET_CAMERA.items()}
+    camera = {**recorded, **{k: recorded.get(k) or v for k, v in DEXNET_CAMERA.items()}}
     camera["fx"], camera["fy"] = float(camera["fx"]), float(camera["fy"])
     camera["depth_range_m"] = [float(v) for v in camera["depth_range_m"]]
     camera["source"] = "manifest" if recorded else "default (Dex-Net 2.0 camera)"
