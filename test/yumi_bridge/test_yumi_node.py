@@ -247,6 +247,27 @@ def test_rws_backend_executes_through_the_controller(ros, tmp_path):
     assert result.status == Result.ROBOT_ERROR and "no answer from the robot controller" in result.message
 
 
+def test_rws_cancel_while_the_controller_does_not_answer_ends_canceled(ros, tmp_path):
+    controller = FakeController(password="pw-for-the-test", stall=3.0)  # every answer held back 3 s
+    server = FakeRwsServer(controller)
+    try:
+        _, _, client = start(ros, backend="rws", rws_address=server.url, rws_password="pw-for-the-test",
+                             rws_timeout=5.0, extrinsics_file=write_extrinsics(tmp_path / "e.yaml", True))
+        checking = threading.Event()
+        handle = ros.wait(client.send_goal_async(
+            ExecuteGrasp.Goal(grasp=camera_grasp()),
+            feedback_callback=lambda f: f.feedback.phase == "checking" and checking.set()))
+        assert checking.wait(10.0)
+        time.sleep(0.3)  # the first request to the controller is in flight
+        started = time.monotonic()
+        ros.wait(handle.cancel_goal_async())
+        result = ros.wait(handle.get_result_async()).result
+        assert result.status == Result.CANCELED and "controller had not answered" in result.message
+        assert time.monotonic() - started < 2.0  # not the 5 s request timeout, not a ROBOT_ERROR
+    finally:
+        server.stop()
+
+
 def test_rws_backend_refuses_without_calibration(ros, tmp_path):
     _, _, client = start(
         ros,
