@@ -76,6 +76,7 @@ def test_a_pick_on_an_isolated_object_carries_it_out_and_the_rest_stay():
     repeat = again.execute(plan, target=k)
     assert (repeat.success, repeat.held_object, repeat.motion_time) == (True, k, outcome.motion_time)
     np.testing.assert_array_equal(again.scene.depth, after.depth)
+    np.testing.assert_array_equal(sim.drop(seed=5).depth, scene.depth)  # a new drop after picks: the same heap
 
 
 def test_a_grasp_between_no_objects_misses_and_leaves_the_heap(heap):

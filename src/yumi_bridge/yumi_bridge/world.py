@@ -151,8 +151,11 @@ class World:
         mujoco.mj_forward(self.model, self.data)
 
     def _set_collisions(self, k: int, on: bool) -> None:
+        # The body flags too: the broad phase filters by them, and mj_setConst recomputes them from the geoms'.
         self.model.geom_contype[self._geoms[k]] = int(on)
         self.model.geom_conaffinity[self._geoms[k]] = int(on)
+        self.model.body_contype[self._bodies[k]] = int(on)
+        self.model.body_conaffinity[self._bodies[k]] = int(on)
         self.model.body_gravcomp[self._bodies[k]] = 0.0 if on else 1.0
 
     def settle(self, objects: list[int], max_time: float) -> None:
