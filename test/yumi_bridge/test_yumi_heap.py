@@ -79,6 +79,19 @@ def test_a_pick_on_an_isolated_object_carries_it_out_and_the_rest_stay():
     np.testing.assert_array_equal(sim.drop(seed=5).depth, scene.depth)  # a new drop after picks: the same heap
 
 
+def test_restore_brings_the_heap_back_for_another_grasp():
+    sim = three_cubes()
+    scene = sim.drop(seed=5)
+    k = most_isolated(scene)
+    plan = plan_grasp_motion(across(scene, k), 0.03, 0.9, "", CONFIG, BASE_AS_CAMERA)
+    fresh = sim.snapshot()
+    first = sim.execute(plan, target=k)
+    assert sim.scene.objects != scene.objects
+    assert sim.restore(fresh) is scene and sim.scene.objects == scene.objects
+    second = sim.execute(plan, target=k)
+    assert (second.success, second.held_object, second.motion_time) == (first.success, k, first.motion_time)
+
+
 def test_a_grasp_between_no_objects_misses_and_leaves_the_heap(heap):
     sim, _ = heap
     scene = sim.drop(seed=5)

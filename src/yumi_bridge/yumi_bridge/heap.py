@@ -18,13 +18,14 @@ friction per heap) come from the heap's seed, so the same seed gives the same he
 After each attempt the gripper leaves, a held object (carried to the drop pose, outside the area, and released
 there) is removed from the scene, the others settle where the attempt left them, and any object that ended up
 outside the area (knocked or dropped out) is removed too and reported in `HeapOutcome.fell_out`.
+`snapshot()` / `restore(snapshot)` come back to a heap as it lay (several grasps tried on the same heap).
+The image and its labels are rendered in heap_scene.py.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import trimesh
@@ -33,62 +34,19 @@ from scipy.spatial.transform import Rotation
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
-from gqcnn_core.render import ObjectRenderer, pixel_rays, sample_camera_pose
+from gqcnn_core.render import ObjectRenderer, sample_camera_pose
 from yumi_bridge.coacd_cache import convex_parts
-from yumi_bridge.frames import CameraExtrinsics, pose_matrix
+from yumi_bridge.heap_scene import HeapScene, render_heap
 from yumi_bridge.mjcf import object_body
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, plan_grasp_motion
-from yumi_bridge.sim_settings import Conditions, SimSettings, draw_conditions, registration_error, sensed_depth
+from yumi_bridge.sim_settings import Conditions, SimSettings, draw_conditions, registration_error
 from yumi_bridge.trial import Trial
 from yumi_bridge.world import World
 
+__all__ = ["AREA_SIZE", "HeapOutcome", "HeapScene", "HeapSimulator", "HeapSnapshot", "render_heap"]
+
 AREA_SIZE = 0.30  # side of the square area objects are dropped into, m
 REDROPS = 4  # times an object that rolled out of the area is dropped again while the heap is built
-
-
-@dataclass(frozen=True)
-class HeapScene:
-    """The heap as it lies now and what the camera sees of it. World frame = YuMi base frame."""
-
-    seed: int
-    world_camera: np.ndarray  # 4x4 pose of the camera optical frame (the same for the whole heap)
-    camera: CameraIntrinsics
-    depth: np.ndarray  # float32 metres, NaN where nothing is hit (ideal; see `sensed`)
-    labels: np.ndarray  # int32, same shape: k + 1 where object k is the first hit, 0 for the table (or nothing)
-    world_objects: dict[int, np.ndarray]  # object index -> 4x4 pose of its mesh frame, for objects in the heap
-    registration_error: np.ndarray  # camera frame, 4x4
-    finger_friction: float
-    object_densities: tuple[float, ...]  # kg/m^3, one per object (all objects, also removed ones)
-    attempts: int = 0  # grasp attempts made on this heap so far
-    removed: tuple[int, ...] = field(default=())  # objects taken out so far (picked or fallen out), in order
-
-    @property
-    def objects(self) -> list[int]:
-        """Indices of the objects still in the heap."""
-        return sorted(self.world_objects)
-
-    def extrinsics(self) -> CameraExtrinsics:
-        """The camera pose the robot believes (true pose times the registration error), for motion planning."""
-        believed = self.world_camera @ self.registration_error
-        return CameraExtrinsics(believed, True, "world", self.camera.frame_id, "simulated camera")
-
-    def grasp_pose(self, grasp: Grasp2D) -> np.ndarray:
-        """Pose (camera optical frame) of a grasp planned in this scene's depth image."""
-        return pose_matrix(*grasp.pose(self.camera))
-
-    def sensed(self, sensor: str, rng: np.random.Generator) -> np.ndarray:
-        """The depth image as the sensor model `sensor` gives it (0: no return); see sim_settings.sensed_depth."""
-        return sensed_depth(self.depth, self.camera, sensor, rng)
-
-    def object_at(self, grasp: Grasp2D) -> int | None:
-        """The object a grasp in this image aims at: the most frequent label on the segment between its jaw
-        pixels (the centre pixel may fall between two objects); None if the segment sees only the table."""
-        p1, p2 = grasp.endpoints_px(self.camera)
-        points = np.linspace(p1, p2, 21)
-        u = np.clip(np.round(points[:, 0]).astype(int), 0, self.camera.width - 1)
-        v = np.clip(np.round(points[:, 1]).astype(int), 0, self.camera.height - 1)
-        counts = Counter(int(label) for label in self.labels[v, u] if label > 0)
-        return counts.most_common(1)[0][0] - 1 if counts else None
 
 
 @dataclass(frozen=True)
@@ -108,28 +66,12 @@ class HeapOutcome:
     execution: ExecutionOutcome  # the trial as the single-object simulator reports it
 
 
-def render_heap(
-    renderers: dict[int, ObjectRenderer], poses: dict[int, np.ndarray], world_camera: np.ndarray, table_z: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Depth (float32 m, NaN: no hit) and labels (int32, k + 1 for object k, 0 table) of objects `poses` (world
-    frame, mesh frames) on the table plane z = table_z, one ObjectRenderer per object: each casts only the rays
-    through its own bounding box, and the nearest hit wins."""
-    shift = np.eye(4)
-    shift[2, 3] = -table_z  # ObjectRenderer's table is z = 0
-    camera_pose = shift @ world_camera
-    any_renderer = next(iter(renderers.values()))
-    rays_z = pixel_rays(any_renderer.camera) @ camera_pose[2, :3]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table = (-camera_pose[2, 3] / rays_z).astype(np.float32)
-    table[~(table > 0)] = np.nan
-    depth = table.copy()
-    labels = np.zeros(depth.shape, dtype=np.int32)
-    for k, pose in poses.items():
-        rendered = renderers[k].render(camera_pose, shift @ pose)
-        nearer = (rendered < table) & ~(depth <= rendered)  # an object hit, nearer than anything so far
-        depth[nearer] = rendered[nearer]
-        labels[nearer] = k + 1
-    return depth, labels
+@dataclass(frozen=True)
+class HeapSnapshot:
+    """A heap as it lay at one moment (HeapSimulator.snapshot), to come back to with HeapSimulator.restore."""
+
+    state: tuple  # World.get_state()
+    scene: HeapScene
 
 
 class HeapSimulator:
@@ -170,6 +112,18 @@ class HeapSimulator:
         if self._scene is None:
             raise RuntimeError("no heap yet: call drop(seed) first")
         return self._scene
+
+    def snapshot(self) -> HeapSnapshot:
+        """The heap as it lies now; `restore` comes back to it (e.g. to try several grasps on the same heap)."""
+        return HeapSnapshot(self._state, self.scene)
+
+    def restore(self, snapshot: HeapSnapshot) -> HeapScene:
+        """Put the heap (poses, removed objects, conditions, camera) back as it was at `snapshot`."""
+        scene = snapshot.scene
+        self.world.set_conditions(scene.finger_friction, scene.object_densities, self.settings.sim_object_density)
+        self.world.set_state(snapshot.state)
+        self._state, self._scene = snapshot.state, scene
+        return scene
 
     def in_area(self, k: int) -> bool:
         """Whether object k's mesh origin lies inside the area."""
