@@ -1,5 +1,6 @@
 """MuJoCo grasp trials: held, missed, collision, slip and drop causes, determinism, render/physics agreement, CoACD."""
 
+import logging
 import time
 from dataclasses import replace
 
@@ -8,9 +9,11 @@ import pytest
 import trimesh
 from yumi_scenes import BASE_AS_CAMERA, BOX, grasp_across_short_side, standing_box_pose, top_down_grasp
 
+from gqcnn_core.gripper import Gripper
+from yumi_bridge.backend import Backend, SceneSource
 from yumi_bridge.coacd_cache import convex_parts
 from yumi_bridge.motion import GraspRefusedError, MotionConfig, plan_grasp_motion
-from yumi_bridge.sim import GraspSimulator, SimSettings, box_mesh, load_sim_mesh
+from yumi_bridge.sim import GraspSimulator, SimBackend, SimSettings, box_mesh, load_sim_mesh
 
 CONFIG = MotionConfig()
 
@@ -182,3 +185,21 @@ def test_mesh_files_load_and_bad_ones_are_explained(tmp_path):
     assert load_sim_mesh("").extents == pytest.approx(BOX)
     with pytest.raises(FileNotFoundError, match="sim mesh file not found"):
         load_sim_mesh(str(tmp_path / "missing.obj"))
+
+
+def test_the_backend_builds_its_fingers_from_the_gripper_it_is_given():
+    narrow = Gripper(max_width=0.04, finger_width=0.01, palm_width=0.08)
+    backend = SimBackend(SimSettings(), CONFIG, narrow, logging.getLogger("test"))
+    assert isinstance(backend, Backend) and isinstance(backend, SceneSource) and backend.gripper is narrow
+    model = backend.simulator.world.model
+    assert model.jnt_range[model.joint("finger_left").id][1] == pytest.approx(0.02)  # half the stroke
+    assert model.actuator_ctrlrange[model.actuator("jaws").id][1] == pytest.approx(0.04)
+    assert model.geom_size[model.geom("finger_left").id][0] == pytest.approx(0.005)  # half the finger width
+    scene = backend.scene
+    grasp = grasp_across_short_side(scene, BOX)
+    plan = plan_grasp_motion(scene.grasp_pose(grasp), grasp.width, 0.9, "", CONFIG, backend.extrinsics, narrow)
+    assert plan.open_width == pytest.approx(0.04)
+    outcome = backend.execute(plan)
+    assert outcome.success, outcome.message
+    assert backend.new_scene().seed == scene.seed + 1 and backend.scene.seed == scene.seed + 1
+    backend.close()
