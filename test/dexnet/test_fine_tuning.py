@@ -92,3 +92,21 @@ def test_card_records_no_absolute_paths_and_the_training_camera(exported, tmp_pa
     assert card["camera"]["fx"] == 525.0 and card["camera"]["depth_range_m"] == [0.6, 0.75]
     assert GQCNN.load(exported).card["camera"]["width"] == 640
     assert np.isfinite(card["calibration"]["temperature"])
+
+
+def test_export_calibrates_on_the_runs_dataset_or_says_what_to_pass(trained_run, synthetic, tmp_path, capsys):
+    moved = tmp_path / "run"
+    shutil.copytree(trained_run, moved)
+    config = json.loads((moved / "config.json").read_text())
+    (moved / "config.json").write_text(json.dumps(config | {"dataset": str(tmp_path / "gone")}))
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(moved), "--out", str(out), "--benchmark-seconds", "0.05"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--calibration-data" in err and len(err.splitlines()) == 1 and not out.exists()
+    assert main(["export", str(moved), "--out", str(out), "--benchmark-seconds", "0.05", "--no-calibrate"]) == 0
+    assert json.loads(card_path(out).read_text())["calibration"] is None
+    args = ["export", str(moved), "--out", str(out), "--benchmark-seconds", "0.05"]
+    assert main([*args, "--calibration-data", str(synthetic)]) == 0
+    assert "val ECE" in capsys.readouterr().out
+    calibration = json.loads(card_path(out).read_text())["calibration"]
+    assert calibration["fit_split"] == "val" and calibration["val_datapoints"] > 0 and "ece_test_after" in calibration

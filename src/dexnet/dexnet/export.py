@@ -289,6 +289,9 @@ def export_run(
     """
     run_dir = Path(run_dir)
     run_config = load_run_config(run_dir)
+    if "camera" not in run_config:  # a run started before runs recorded it: ask its dataset, if it is here
+        manifest = Path(run_config.get("dataset") or "") / dataset.MANIFEST
+        run_config["camera"] = dataset_camera_info(json.loads(manifest.read_text()) if manifest.is_file() else {})
     model, info = load_run_model(run_dir, weights)
     calibration = None
     if calibrate:
