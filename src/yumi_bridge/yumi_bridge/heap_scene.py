@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.frames import CameraExtrinsics, pose_matrix
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.render import ObjectRenderer, pixel_rays
-from yumi_bridge.frames import CameraExtrinsics, pose_matrix
 from yumi_bridge.sim_settings import sensed_depth
 
 

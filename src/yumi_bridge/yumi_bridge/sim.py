@@ -23,11 +23,11 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_core.frames import CameraExtrinsics, pose_matrix
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
 from gqcnn_core.render import OBJECT_PLANAR_RANGE, ObjectRenderer, sample_camera_pose
 from yumi_bridge.coacd_cache import convex_parts
-from yumi_bridge.frames import CameraExtrinsics, pose_matrix
 from yumi_bridge.mjcf import object_body
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, plan_grasp_motion
 from yumi_bridge.sim_settings import Conditions, SimSettings, draw_conditions, registration_error, sensed_depth

@@ -19,7 +19,7 @@ from scipy.spatial.transform import Rotation
 
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.sensor import SENSOR_PRESETS, apply_sensor
-from yumi_bridge.motion import setting
+from gqcnn_planner.node_settings import setting  # the settings idiom of every node; declares nothing by itself
 
 # The sensor the single-object benchmark was first run with, beside the dataset's sensor models.
 GAUSSIAN_1MM = "gaussian_1mm"
@@ -33,15 +33,22 @@ class SimSettings:
     sim_mesh_file: str = setting("", "Object mesh (.obj/.stl/.ply) for the sim backend; empty: a 35x90x50 mm box")
     sim_seed: int = setting(0, "Seed of the object drop and the camera pose")
     sim_table_center: tuple = setting((0.40, 0.0), "Table point the object is dropped around and the camera looks at")
-    sim_timestep: float = setting(0.002, "Physics time step, s")
-    sim_finger_friction: float = setting(0.8, "Friction coefficient of the finger pads (the mean when drawn)")
+    sim_timestep: float = setting(0.002, "Physics time step, s", low=1e-4, high=0.01)
+    sim_finger_friction: float = setting(
+        0.8, "Friction coefficient of the finger pads (the mean when drawn)", low=0.0, high=2.0
+    )
     sim_finger_friction_std: float = setting(
-        0.0, "Standard deviation of the finger friction drawn per scene from its seed; 0: fixed sim_finger_friction"
+        0.0,
+        "Standard deviation of the finger friction drawn per scene from its seed; 0: fixed sim_finger_friction",
+        low=0.0,
+        high=1.0,
     )
     sim_finger_friction_range: tuple = setting((0.2, 0.9), "Drawn finger friction is clipped to this range")
-    sim_table_friction: float = setting(0.5, "Friction coefficient of the table")
-    sim_object_friction: float = setting(0.5, "Friction coefficient of the object")
-    sim_object_density: float = setting(400.0, "Object density, kg/m^3 (mass follows from the mesh volume)")
+    sim_table_friction: float = setting(0.5, "Friction coefficient of the table", low=0.0, high=2.0)
+    sim_object_friction: float = setting(0.5, "Friction coefficient of the object", low=0.0, high=2.0)
+    sim_object_density: float = setting(
+        400.0, "Object density, kg/m^3 (mass follows from the mesh volume)", low=1.0, high=20000.0
+    )
     sim_object_density_range: tuple = setting(
         (0.0, 0.0),
         "Object density drawn uniformly from this range per scene (per object in a heap), kg/m^3; "
@@ -51,11 +58,16 @@ class SimSettings:
         GAUSSIAN_1MM,
         f"Depth sensor model applied to the rendered image (sensed_depth): {', '.join(SENSORS)}; gaussian_1mm is "
         "an ideal camera plus 1 mm noise per pixel, the others are gqcnn_core.sensor presets as in the dataset",
+        choices=SENSORS,
     )
-    sim_gripper_speed: float = setting(0.05, "Jaw opening speed while closing, m/s")
-    sim_collision_force: float = setting(5.0, "Gripper-object contact force on the way down that counts as a collision")
-    sim_coacd_threshold: float = setting(0.05, "CoACD concavity threshold (smaller: more, tighter convex parts)")
-    sim_coacd_max_parts: int = setting(16, "Upper bound on the number of convex parts")
+    sim_gripper_speed: float = setting(0.05, "Jaw opening speed while closing, m/s", low=0.001, high=1.0)
+    sim_collision_force: float = setting(
+        5.0, "Gripper-object contact force on the way down that counts as a collision, N", low=0.0
+    )
+    sim_coacd_threshold: float = setting(
+        0.05, "CoACD concavity threshold (smaller: more, tighter convex parts)", low=0.01, high=1.0
+    )
+    sim_coacd_max_parts: int = setting(16, "Upper bound on the number of convex parts", low=1, high=256)
     sim_cache_dir: str = setting("", "Convex decomposition cache; empty: $XDG_CACHE_HOME/gqcnn-ros2/coacd")
     sim_registration_error: tuple = setting(
         (0.0, 0.0),
