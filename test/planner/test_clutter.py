@@ -92,3 +92,20 @@ def test_collision_check_covers_neighbours_outside_the_mask(model):
     planned = plan("ranking", heap.depth, heap.camera, model, np.random.default_rng(0), mask, config=config)
     assert planned.segment_id == 1
     assert gripper_clear(heap.depth, planned.candidates, heap.camera, config.gripper, up).all()
+
+
+def test_gqcnn_plan_reads_a_label_image_and_prints_the_picked_segment(heap, heuristic_model_path, tmp_path, capsys):
+    import json
+
+    import yaml
+    from PIL import Image
+
+    from gqcnn_planner.cli import main
+
+    np.save(tmp_path / "depth.npy", heap.depth)
+    (tmp_path / "cam.yaml").write_text(yaml.safe_dump(heap.camera.to_yaml_dict()))
+    Image.fromarray((heap.labels * 40).astype(np.uint8)).save(tmp_path / "labels.png")  # labels 40, 80, 120
+    assert main(["--depth", str(tmp_path / "depth.npy"), "--intrinsics", str(tmp_path / "cam.yaml"),
+                 "--segmask", str(tmp_path / "labels.png"), "--model", str(heuristic_model_path)]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["segment_id"] in (40, 80, 120)

@@ -42,7 +42,7 @@ def load_mask(path: Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"segmask file {path} does not exist")
     mask = np.asarray(Image.open(path))
-    return (mask[..., 0] if mask.ndim == 3 else mask) > 0
+    return mask[..., 0] if mask.ndim == 3 else mask  # 0/255 mask or label image: plan() tells them apart
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "center_px": [round(v, 2) for v in grasp.center], "angle": round(grasp.angle, 5),
         "depth": round(grasp.depth, 5), "width": round(grasp.width, 5), "width_px": round(grasp.width_px(camera), 3),
         "q_value": round(planned.q_value, 5), "policy": planned.policy,
-        "planning_time": round(planned.planning_time, 4),
+        "planning_time": round(planned.planning_time, 4), "segment_id": planned.segment_id,
     }))
     if args.out:
         from PIL import Image
