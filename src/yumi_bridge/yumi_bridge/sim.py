@@ -32,7 +32,7 @@ from yumi_bridge.mjcf import object_body
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, plan_grasp_motion
 from yumi_bridge.sim_settings import Conditions, SimSettings, draw_conditions, registration_error, sensed_depth
 from yumi_bridge.trial import Trial
-from yumi_bridge.world import PARK_HEIGHT, World
+from yumi_bridge.world import World
 
 __all__ = ["GraspSimulator", "SimBackend", "SimScene", "SimSettings", "box_mesh", "load_sim_mesh"]
 
@@ -67,8 +67,6 @@ class SimScene:
 
 class GraspSimulator:
     """One object (any closed mesh, in its own frame) on a table, and the gripper; see the module docstring."""
-
-    PARK_HEIGHT = PARK_HEIGHT
 
     def __init__(
         self,
