@@ -53,8 +53,8 @@ class Trial:
         self.should_cancel = should_cancel or (lambda: False)
         self.phases: list[str] = []
         self.steps = 0
-        self.present = [k for k in range(world.n_objects) if k not in world.removed]
-        self.start_heights = {k: world.object_height(k) for k in self.present}
+        present = (k for k in range(world.n_objects) if k not in world.removed)
+        self.start_heights = {k: world.object_height(k) for k in present}  # "held" means lifted from here
 
     def run(self, plan: MotionPlan) -> TrialResult:
         world = self.world
