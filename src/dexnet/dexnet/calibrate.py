@@ -36,7 +36,8 @@ def calibrated_probability(log_odds: np.ndarray, temperature: float = 1.0, bias:
 def fit_calibration(log_odds: np.ndarray, labels: np.ndarray, method: str = "platt") -> dict[str, float]:
     """Temperature (and bias, for "platt") minimising the log loss of `labels` under the calibrated probability.
 
-    Needs both classes; temperature and bias stay within TEMPERATURE_RANGE and BIAS_RANGE. Returns {"method", "temperature", "bias", "log_loss_before", "log_loss_after"}.
+    Needs both classes; temperature and bias stay within TEMPERATURE_RANGE and BIAS_RANGE.
+    Returns {"method", "temperature", "bias", "log_loss_before", "log_loss_after", "datapoints"}.
     """
     from scipy.optimize import minimize
 
@@ -147,7 +148,10 @@ def calibrate_model(model, dataset_dir: Path, max_datapoints: int = 0, method: s
         return predict_log_odds(model, crops, depths)
 
     val = score_split(log_odds, dataset_dir, "val", max_datapoints, gallery_size=0, progress=progress)
-    fit = fit_calibration(val.probabilities, val.labels, method)
+    try:
+        fit = fit_calibration(val.probabilities, val.labels, method)
+    except ValueError as err:
+        raise ValueError(f"{err}: export with --no-calibrate, or calibrate on a dataset with more val objects") from err
     result = {**fit, "fit_split": "val", "ece_bins": ECE_BINS}
     splits = {"val": val}
     if SplitShards.of(dataset_dir, "test").paths:  # without test objects, report validation only
