@@ -9,12 +9,16 @@ Presets (`SENSOR_PRESETS`; the index in this tuple is what datasets record per d
 - `ideal`: the rendered depth unchanged.
 - `structured_light` (Primesense / Kinect v1 class): the projector sits `baseline` = 7.5 cm beside the camera
   along +x. A pixel whose 3-D point the projector cannot see (its ray is blocked by a nearer surface: the
-  "shadow" on the -x side of every object) gets no depth. Surfaces seen at grazing angles drop out. Axial noise
-  sigma(z) = 0.0012 + 0.0019 (z - 0.4)^2 m (Nguyen, Izadi, Lovell 2012, Kinect v1), then 1 mm quantisation.
+  "shadow" on the -x side of every object) gets no depth. Surfaces seen at grazing angles drop out, and so does
+  a band of `edge_band_px` beside every depth discontinuity (the pattern-matching window straddles the edge).
+  Patches of dark or shiny material return nothing: blobs covering a share of the image drawn per image from
+  `blob_fraction`. Axial noise sigma(z) = 0.0012 + 0.0019 (z - 0.4)^2 m (Nguyen, Izadi, Lovell 2012,
+  Kinect v1), then 1 mm quantisation. Real images of this class miss 10-30 % of their pixels.
 - `active_stereo` (RealSense D4xx class): depth is computed in the left imager and matched in the right one
   `baseline` = 5 cm along +x, so the same occlusion rule leaves the D4xx's invalid band on the -x side of
   near edges. Stereo noise grows with z^2: sigma(z) = subpixel z^2 / (fx b) with subpixel = 0.08 (Intel's
-  RMS-error formula), small speckle holes where matching fails, grazing dropout and 1 mm quantisation.
+  RMS-error formula), small speckle holes where matching fails, edge bands, material blobs, grazing dropout and
+  1 mm quantisation.
 
 The occlusion test needs no ray casting: with the emitter (or second imager) offset along the image x axis,
 its rays to the points of one image row stay in that row (rectified geometry). A point at column u and depth z
@@ -48,16 +52,21 @@ class SensorModel:
     grazing_full_deg: float = 90.0  # ... and where every pixel drops out (probability 1)
     speckle_seed_fraction: float = 0.0  # fraction of pixels that seed a failed-matching hole
     speckle_radius_px: int = 0  # holes grow this many pixels around their seed
+    edge_band_px: int = 0  # pixels lost on each side of a depth discontinuity
+    edge_jump: float = 0.01  # m: a step between neighbouring pixels larger than this is a discontinuity
+    blob_fraction: tuple[float, float] = (0.0, 0.0)  # share of pixels lost in material blobs, U(range) per image
+    blob_size_px: int = 16  # typical blob diameter
     quantisation: float = 0.0  # output depth step (0 = continuous)
 
 
 MODELS = {
     "ideal": SensorModel("ideal"),
     "structured_light": SensorModel("structured_light", baseline=0.075, noise="kinect", grazing_start_deg=70.0,
-                                    grazing_full_deg=85.0, quantisation=0.001),
+                                    grazing_full_deg=85.0, edge_band_px=2, blob_fraction=(0.0, 0.2),
+                                    quantisation=0.001),
     "active_stereo": SensorModel("active_stereo", baseline=0.05, noise="stereo", grazing_start_deg=75.0,
                                  grazing_full_deg=88.0, speckle_seed_fraction=0.002, speckle_radius_px=2,
-                                 quantisation=0.001),
+                                 edge_band_px=1, blob_fraction=(0.0, 0.1), quantisation=0.001),
 }
 
 
@@ -101,6 +110,29 @@ def occluded_from_emitter(depth: np.ndarray, fx: float, baseline: float) -> np.n
     return valid & (right_min < emitter_column - 1e-6)
 
 
+def discontinuity_band(depth: np.ndarray, jump: float, band_px: int) -> np.ndarray:
+    """(H, W) bool: pixels within `band_px` of a step larger than `jump` metres between neighbouring pixels."""
+    z = np.nan_to_num(np.asarray(depth, dtype=np.float32), nan=0.0)
+    edges = np.zeros(z.shape, dtype=bool)
+    step_u = np.abs(np.diff(z, axis=1)) > jump
+    step_v = np.abs(np.diff(z, axis=0)) > jump
+    edges[:, 1:] |= step_u
+    edges[:, :-1] |= step_u
+    edges[1:] |= step_v
+    edges[:-1] |= step_v
+    return ndimage.binary_dilation(edges, iterations=band_px - 1) if band_px > 1 else edges
+
+
+def material_blobs(shape: tuple[int, int], fraction: float, size_px: int, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) bool: smooth random blobs about `size_px` across covering about `fraction` of the image."""
+    if fraction <= 0:
+        return np.zeros(shape, dtype=bool)
+    coarse_shape = (shape[0] // size_px + 2, shape[1] // size_px + 2)
+    coarse = rng.random(coarse_shape, dtype=np.float32)
+    field = ndimage.zoom(coarse, size_px, order=1)[: shape[0], : shape[1]]
+    return field > np.quantile(field[::4, ::4], 1.0 - fraction)  # a subsample is enough for the threshold
+
+
 def incidence_angle(depth: np.ndarray, camera: CameraIntrinsics) -> np.ndarray:
     """(H, W) angle (rad) between each pixel's viewing ray and its surface normal (from the depth gradient).
 
@@ -122,7 +154,8 @@ def apply_sensor(
 ) -> np.ndarray:
     """Ideal depth (H, W) float metres, NaN = nothing hit -> depth as `preset` reports it (float32, NaN = missing).
 
-    Order: occlusion shadow and grazing dropout on the ideal geometry, speckle holes, noise, quantisation.
+    Order: occlusion shadow, grazing dropout and edge bands on the ideal geometry, material blobs, speckle
+    holes, noise, quantisation.
     `rng` drives every random choice, so a seeded stream gives the same image.
     """
     model = sensor_model(preset)
@@ -141,6 +174,10 @@ def apply_sensor(
         span = max(model.grazing_full_deg - model.grazing_start_deg, 1e-6)
         probability = np.clip((np.nan_to_num(angle, nan=0.0) - model.grazing_start_deg) / span, 0.0, 1.0)
         drop |= rng.random(out.shape, dtype=np.float32) < probability
+    if model.edge_band_px > 0:
+        drop |= discontinuity_band(out, model.edge_jump, model.edge_band_px)
+    if model.blob_fraction[1] > 0:
+        drop |= material_blobs(out.shape, float(rng.uniform(*model.blob_fraction)), model.blob_size_px, rng)
     if model.speckle_seed_fraction > 0:
         seeds = rng.random(out.shape, dtype=np.float32) < model.speckle_seed_fraction
         if model.speckle_radius_px > 0:
