@@ -28,14 +28,24 @@ fi
 
 # --- virtual environment ---------------------------------------------------------------------------
 if [ -n "${ROS_DISTRO:-}" ]; then
-  # A sourced system ROS 2: see its rclpy and messages through system site-packages, skip the wheels.
+  # A sourced system ROS 2: see its rclpy and messages through system site-packages, skip the wheels. Its
+  # rclpy is compiled for the system Python (3.12 on Ubuntu 24.04 for Jazzy), so the venv must use that one.
   MODE="system-$ROS_DISTRO"
   VENV_ARGS="--system-site-packages"
   REQS="requirements.txt"
+  PY=${PYTHON:-python3}
+  # The ROS message extensions are built against the system numpy (1.x on Ubuntu 24.04), which numpy 2 cannot
+  # load: keep the system's numpy, opencv (python3-opencv, built against it; rosdep installs it), colcon and
+  # empy, and let pip pick an ml_dtypes (onnx) that works with that numpy. Checked with a pip resolve for
+  # Python 3.12 + numpy 1.26.4: everything else resolves as pinned (pybullet builds from source there).
+  SYSTEM_OWNED='numpy|opencv-python-headless|ml[-_]dtypes|colcon-[a-z-]+|empy'
+  COLCON_SKIP="--packages-skip tf2_msgs"  # the workspace's TFMessage-only stand-in would shadow the real one
 else
   MODE="wheels"
   VENV_ARGS=""
   REQS="requirements-ros.txt requirements.txt"
+  SYSTEM_OWNED=""
+  COLCON_SKIP=""
 fi
 stamp_deps="$MODE-$(hash_of $REQS constraints.txt scripts/bootstrap.sh src/dexnet/pyproject.toml)"
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.mode" 2>/dev/null)" != "$MODE" ]; then
@@ -44,10 +54,24 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.mode" 2>/dev/null)" != "$MODE
   "$PY" -m venv $VENV_ARGS "$VENV"
   echo "$MODE" > "$VENV/.mode"
 fi
+if [ "$MODE" != wheels ] && ! "$VENV/bin/python" -c "import rclpy" 2>/dev/null; then
+  log "the sourced ROS 2 ($ROS_DISTRO) is not importable from $("$VENV/bin/python" -V): set PYTHON to the Python it" \
+    "was built for and delete .venv"
+  exit 1
+fi
 if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$stamp_deps" ]; then
   log "installing pinned Python dependencies (first time: a few minutes)"
   req_args=""; for r in $REQS; do req_args="$req_args -r $r"; done
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check $req_args -c constraints.txt
+  constraints=constraints.txt
+  if [ -n "$SYSTEM_OWNED" ]; then
+    mkdir -p "$VENV/tmp"
+    grep -v -i -E "^($SYSTEM_OWNED)==" constraints.txt > "$VENV/tmp/constraints.txt"
+    "$VENV/bin/python" -c "import numpy; print(f'numpy=={numpy.__version__}')" >> "$VENV/tmp/constraints.txt" || {
+      log "no system numpy: run  rosdep install --from-paths src --ignore-src -y  first"; exit 1; }
+    grep -v -i -E "^($SYSTEM_OWNED)==" requirements.txt > "$VENV/tmp/requirements.txt"
+    req_args="-r $VENV/tmp/requirements.txt"; constraints=$VENV/tmp/constraints.txt
+  fi
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check $req_args -c "$constraints"
   "$VENV/bin/python" -m pip install -q --no-deps -e src/dexnet
   if [ "$MODE" = wheels ]; then
     # The wheels' CMake exports name the Python and numpy include dirs of the machine that built them.
@@ -70,7 +94,7 @@ if [ "$(cat "$VENV/.build-stamp" 2>/dev/null)" != "$stamp_build" ] || [ ! -f ins
   log "colcon build"
   # shellcheck disable=SC1091
   . "$ROOT/env.sh" --no-workspace
-  colcon --log-base build/log build --base-paths src --symlink-install \
+  colcon --log-base build/log build --base-paths src --symlink-install $COLCON_SKIP \
     --event-handlers console_direct- summary+ --cmake-args -DBUILD_TESTING=OFF -Wno-dev
   echo "$stamp_build" > "$VENV/.build-stamp"
 fi
