@@ -17,7 +17,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.model import ModelError
-from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
+from gqcnn_planner.ros_conversions import REALSENSE_ROS_TOPICS, depth_to_image, intrinsics_to_camera_info
 
 R = PlanGrasp.Result
 LATE_JOINER = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -107,3 +107,19 @@ def test_markers_are_latched_for_rviz_opened_later(ros, scene, heuristic_model_p
     assert got_markers.wait(10.0) and got_image.wait(10.0)
     assert any(m.ns == "chosen_grasp" for m in markers[-1].markers)
     assert images[-1].encoding == "rgb8"
+
+
+def test_realsense_ros_preset_plans_on_the_drivers_reliable_topics(ros, scene, heuristic_model_path):
+    client = Client(ros, heuristic_model_path, camera_preset="realsense_ros")
+    depth_topic, info_topic = REALSENSE_ROS_TOPICS
+    depth_pub = client.node.create_publisher(Image, depth_topic, 10)  # reliable, as realsense2_camera publishes
+    info_pub = client.node.create_publisher(CameraInfo, info_topic, 10)
+    for _ in range(100):
+        if client.server.latest_frame()[1] is not None:
+            break
+        info_pub.publish(intrinsics_to_camera_info(scene.camera))
+        depth_pub.publish(depth_to_image(scene.depth, "16UC1"))
+        time.sleep(0.1)
+    _, result = client.send(PlanGrasp.Goal(policy="ranking"))
+    assert result.status == R.SUCCESS, result.message
+    assert on_object(scene, result.grasp)

@@ -40,7 +40,7 @@ class PerceptionSettings:
 
     depth_topic: str = setting("depth/image_raw", "depth image (16UC1 mm or 32FC1 m)")
     camera_info_topic: str = setting("depth/camera_info", "camera_info of the depth image")
-    camera_preset: str = setting("", "'realsense-ros': subscribe to realsense-ros's default topics instead of "
+    camera_preset: str = setting("", "'realsense_ros': subscribe to realsense-ros's default topics instead of "
                                  "depth_topic and camera_info_topic", choices=CAMERA_PRESETS)
     min_object_height: float = setting(_SEGMENTATION.min_object_height, "metres above the table plane", low=0.0,
                                        high=10.0, dynamic=True)

@@ -90,7 +90,7 @@ class PlannerSettings:
                                    "before NO_IMAGE", low=0.0, high=600.0, dynamic=True)
     result_timeout: float = setting(30.0, "seconds a finished goal's result is kept for the client to fetch (each "
                                     "kept goal holds its depth image until then)", low=1.0, high=3600.0)
-    camera_preset: str = setting("", "'realsense-ros': subscribe to realsense-ros's default topics "
+    camera_preset: str = setting("", "'realsense_ros': subscribe to realsense-ros's default topics "
                                  f"({REALSENSE_ROS_TOPICS[0]}, {REALSENSE_ROS_TOPICS[1]}) instead of depth_topic and "
                                  "camera_info_topic", choices=CAMERA_PRESETS)
     extrinsics_file: str = setting("", "camera extrinsics YAML for goals with a target_frame when tf2 is not "

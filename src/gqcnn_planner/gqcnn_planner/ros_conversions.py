@@ -20,14 +20,14 @@ MASK_ENCODINGS = ("mono8", "8UC1")
 SENSOR_QOS = qos_profile_sensor_data
 # realsense-ros (ros2 launch realsense2_camera rs_launch.py) publishes under /camera/camera by default.
 REALSENSE_ROS_TOPICS = ("/camera/camera/depth/image_rect_raw", "/camera/camera/depth/camera_info")
-CAMERA_PRESETS = ("", "realsense-ros")
+CAMERA_PRESETS = ("", "realsense_ros")  # the names of the launch argument camera:=
 DEPTH_PIXEL_BYTES = {"16UC1": 2, "mono16": 2, "32FC1": 4}
 MASK_PIXEL_BYTES = {encoding: 1 for encoding in MASK_ENCODINGS}
 
 
 def camera_topics(preset: str, depth_topic: str, camera_info_topic: str) -> tuple[str, str]:
     """The (depth, camera_info) topics of a preset of CAMERA_PRESETS; "" keeps the given ones."""
-    return REALSENSE_ROS_TOPICS if preset == "realsense-ros" else (depth_topic, camera_info_topic)
+    return REALSENSE_ROS_TOPICS if preset == "realsense_ros" else (depth_topic, camera_info_topic)
 
 
 def is_empty_image(msg: Image) -> bool:
