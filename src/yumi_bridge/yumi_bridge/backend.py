@@ -8,7 +8,7 @@ Contract of a backend class (structural: no base class to inherit):
 
 - Construction: `Backend(settings, config, gripper, logger)`. `settings` is an instance of the class attribute
   `Settings`, a frozen dataclass of `motion.setting()` fields whose names are unique across all backends (prefix
-  them: `rws_*`, `sim_*`); the node declares every backend's settings as ROS parameters. `config` is the
+  them: `rws_*`, `sim_*`); the node declares the selected backend's settings as ROS parameters. `config` is the
   `MotionConfig`, `gripper` the one `gqcnn_core.gripper.Gripper` of the node (the same file the planner samples
   with: the backend builds or commands its jaws from it), `logger` anything with `.info(str)` and `.warning(str)`
   (an rclpy or a `logging` logger). Bad settings or an unusable resource: raise ValueError, OSError or

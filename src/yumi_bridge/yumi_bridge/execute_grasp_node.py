@@ -51,7 +51,7 @@ NODE_NAME = "yumi_bridge"  # the ROS node name (parameter files, topics) stays w
 
 @dataclass(frozen=True)
 class NodeSettings:
-    """Parameters of the node itself (MotionConfig and every backend's Settings are declared beside them)."""
+    """Parameters of the node itself (MotionConfig and the selected backend's Settings are declared beside them)."""
 
     backend: str = setting("sim", "Execution backend (sim: MuJoCo, rws: ABB YuMi over Robot Web Services)",
                            choices=tuple(BACKENDS))
@@ -63,7 +63,7 @@ class NodeSettings:
 
 
 def settings_classes() -> list[type]:
-    """Every settings dataclass whose fields are parameters of the node."""
+    """Every settings dataclass whose fields can be parameters of the node (config/yumi_bridge.yaml lists them all)."""
     return [NodeSettings, MotionConfig, *(backend_class(name).Settings for name in BACKENDS)]
 
 
