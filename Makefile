@@ -3,7 +3,7 @@ SHELL := /bin/bash
 ENV := source env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean docker docker-test docker-demo
 setup:
 	@bash scripts/bootstrap.sh
 
@@ -15,6 +15,17 @@ test: setup
 
 lint: setup
 	@$(ENV) && ruff check . && ruff format --check .
+
+# CPU Docker image (Dockerfile): the build runs the bootstrap; the tests and the demo run inside it.
+DOCKER_IMAGE ?= gqcnn-ros2
+docker:
+	docker build -t $(DOCKER_IMAGE) .
+
+docker-test: docker
+	docker run --rm $(DOCKER_IMAGE) make test
+
+docker-demo: docker
+	docker run --rm $(DOCKER_IMAGE)
 
 clean:
 	rm -rf build install log
