@@ -78,7 +78,8 @@ def test_plain_colcon_build_installs_share_files_and_paths_finds_them(tmp_path):
     install = tmp_path / "install"
     sites = [str(install / p / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages")
              for p in ROS_PACKAGES]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sites),
+    # The installed copies first; the environment's path after them for rclpy and the message packages.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([*sites, os.environ.get("PYTHONPATH", "")]),
                AMENT_PREFIX_PATH=os.pathsep.join(str(install / p) for p in ROS_PACKAGES))
     probe = ("import json; from gqcnn_core import paths; "
              "from yumi_bridge.launch_description import full_stack_nodes; "

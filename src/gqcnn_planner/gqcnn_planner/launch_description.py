@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from gqcnn_core.paths import PLANNER_PARAMS_FILE
+from gqcnn_planner.ros_conversions import REALSENSE_ROS_TOPICS
 
 # Depth and camera_info topics of each camera preset. "own": this package's realsense_node (realsense:=true) or
 # any driver publishing <camera_namespace>/depth/image_raw; "realsense_ros": realsense2_camera's rs_launch.py
-# defaults (namespace camera, node camera, depth stream rectified).
+# defaults (namespace camera, node camera, depth stream rectified), the nodes' camera_preset of the same name.
 CAMERA_PRESETS = {
     "own": ("/{namespace}/depth/image_raw", "/{namespace}/depth/camera_info"),
-    "realsense_ros": ("/camera/camera/depth/image_rect_raw", "/camera/camera/depth/camera_info"),
+    "realsense_ros": REALSENSE_ROS_TOPICS,
 }
 
 
