@@ -110,3 +110,18 @@ def test_export_calibrates_on_the_runs_dataset_or_says_what_to_pass(trained_run,
     assert "val ECE" in capsys.readouterr().out
     calibration = json.loads(card_path(out).read_text())["calibration"]
     assert calibration["fit_split"] == "val" and calibration["val_datapoints"] > 0 and "ece_test_after" in calibration
+
+
+def test_an_exported_model_is_recalibrated_not_calibrated_twice(exported, synthetic, tmp_path, capsys):
+    out = tmp_path / "recalibrated.onnx"
+    args = ["export", str(exported), "--out", str(out), "--benchmark-seconds", "0.05"]
+    assert main(args) == 2
+    assert "--calibration-data" in capsys.readouterr().err
+    assert main([*args, "--calibration-data", str(synthetic)]) == 0
+    first, second = (json.loads(card_path(p).read_text()) for p in (exported, out))
+    # Fitted again from the network's own log-odds: the same calibration, not one on top of the other.
+    assert second["calibration"]["temperature"] == pytest.approx(first["calibration"]["temperature"], rel=1e-3)
+    assert second["weights"]["re_exported_from"] == exported.name and second["metrics"] == first["metrics"]
+    shard = dataset.read_shard(dataset.split_shards(synthetic, "test")[0])
+    got, expected = (GQCNN.load(p).predict(shard["crops"], shard["gripper_depth"]) for p in (out, exported))
+    np.testing.assert_allclose(got, expected, atol=1e-4)

@@ -1,6 +1,7 @@
 """`dexnet export`: a training run's GQ-CNN as ONNX plus its model card, checked before it is written.
 
     dexnet export RUN_DIR --out models/NAME.onnx [--weights best|final|checkpoint] [--no-calibrate]
+    dexnet export MODEL.onnx --out models/NAME.onnx --calibration-data DATASET     (re-calibrate a model)
 
 writes `NAME.onnx` (dynamic batch axis; inputs crops (N,1,32,32) and gripper_depth (N,1) in metres,
 output p_success (N,)) and `NAME.json`, the model card `gqcnn_core.model.GQCNN` reads: input contract,
@@ -271,6 +272,18 @@ def export_untrained(preset_name: str, out: Path, threads: int | None = None, be
     return export_model(model, out, run_config, {"untrained": True}, {}, threads, benchmark_seconds)
 
 
+def _calibrate(model: GQCNNNet, data: Path, max_datapoints: int, progress: bool, whose: str) -> dict:
+    from dexnet.calibrate import calibrate_model
+
+    if not (data / dataset.MANIFEST).is_file():
+        raise FileNotFoundError(
+            f"calibration needs {whose} dataset, {data} has no {dataset.MANIFEST}: "
+            "pass --calibration-data DATASET (same crops) or --no-calibrate"
+        )
+    calibration = calibrate_model(model, data, max_datapoints, progress=progress)
+    return {**calibration, "dataset": portable_path(data), "manifest_hash": dataset.manifest_hash(data)}
+
+
 def export_run(
     run_dir: Path,
     out: Path,
@@ -295,25 +308,59 @@ def export_run(
     model, info = load_run_model(run_dir, weights)
     calibration = None
     if calibrate:
-        from dexnet.calibrate import calibrate_model
-
         data = Path(calibration_data or run_config.get("dataset") or "")
-        if not (data / dataset.MANIFEST).is_file():
-            raise FileNotFoundError(
-                f"calibration needs the run's dataset, {data} has no {dataset.MANIFEST}: "
-                "pass --calibration-data DATASET (same crops) or --no-calibrate"
-            )
-        calibration = calibrate_model(model, data, calibration_max, progress=progress)
-        calibration["dataset"] = portable_path(data)
-        calibration["manifest_hash"] = dataset.manifest_hash(data)
+        calibration = _calibrate(model, data, calibration_max, progress, "the run's")
     return export_model(model, out, run_config, info, _run_metrics(run_dir), threads, benchmark_seconds, calibration)
+
+
+def export_model_file(
+    model_file: Path,
+    out: Path,
+    threads: int | None = None,
+    benchmark_seconds: float = 2.0,
+    calibrate: bool = True,
+    calibration_data: Path | None = None,
+    calibration_max: int = 0,
+    progress: bool = False,
+) -> dict:
+    """Re-export an exported model (e.g. the shipped v1) with q calibrated on `calibration_data`'s val objects.
+
+    The torch network is rebuilt from the graph (`dexnet.warm_start`, parity-checked); the card keeps the old
+    card's training facts and metrics and gains the new calibration (any earlier one is replaced, not stacked).
+    """
+    from dexnet.warm_start import initial_model
+
+    model_file = Path(model_file)
+    start = initial_model(model_file)
+    card = json.loads(card_path(model_file).read_text())
+    if calibrate and calibration_data is None:
+        raise ValueError("re-calibrating an exported model needs --calibration-data DATASET (or --no-calibrate)")
+    training = card.get("training") or {}
+    run_config = {
+        **training,
+        "train": {**(training.get("train") or {}), "preset": start.preset or card["network"]["preset"]},
+        "crop": card["crop"],
+        "camera": card.get("camera") or dataset_camera_info({}),
+        "dataset_name": (card.get("dataset") or {}).get("path"),
+        "manifest_hash": (card.get("dataset") or {}).get("manifest_hash"),
+        "dataset_code_version": (card.get("dataset") or {}).get("code_version"),
+    }
+    calibration = None
+    if calibrate:
+        calibration = _calibrate(start.model, Path(calibration_data), calibration_max, progress, "a")
+    weights = {**(card.get("weights") or {}), "re_exported_from": portable_path(model_file)}
+    return export_model(start.model, out, run_config, weights, card.get("metrics") or {}, threads,
+                        benchmark_seconds, calibration)
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export", help="export a trained GQ-CNN to ONNX with its model card", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("run_dir", type=Path, help="training run directory")
+    parser.add_argument(
+        "run_dir", type=Path, metavar="RUN_DIR_OR_MODEL",
+        help="training run directory, or an exported .onnx to re-calibrate (with --calibration-data)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="model file to write, e.g. models/gqcnn.onnx")
     parser.add_argument("--weights", choices=("best", "final", "checkpoint"), default="best", help="default best")
     parser.add_argument("--threads", type=int, help="onnxruntime intra-op threads for the speed measurement")
@@ -328,10 +375,12 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    card = export_run(
-        args.run_dir, args.out, args.weights, args.threads, args.benchmark_seconds, args.calibrate,
-        args.calibration_data, args.calibration_max, args.progress,
-    )
+    options = (args.threads, args.benchmark_seconds, args.calibrate, args.calibration_data, args.calibration_max,
+               args.progress)
+    if args.run_dir.is_file():
+        card = export_model_file(args.run_dir, args.out, *options)
+    else:
+        card = export_run(args.run_dir, args.out, args.weights, *options)
     line = (
         f"exported {args.out} and {card_path(args.out).name}: parity {card['parity_max_abs_diff']:.1e}, "
         f"{card['benchmark']['crops_per_s_batch_256']:.0f} crops/s at batch 256"
