@@ -83,7 +83,7 @@ def test_sim_backend_publishes_the_scene_and_executes_goals(ros, box_file):
     assert feedback == ["checking", "done"]
 
 
-def test_bad_goals_end_with_a_status_and_a_message(ros, box_file):
+def test_bad_goals_are_rejected_or_end_with_a_status_and_a_message(ros, box_file):
     node, _, client = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3, min_q=0.5)
     good = planned_grasp(node)
 
@@ -96,24 +96,25 @@ def test_bad_goals_end_with_a_status_and_a_message(ros, box_file):
     result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=too_wide))
     assert result.status == Result.UNSAFE and "exceeds the gripper's largest opening" in result.message
 
+    # Malformed goals are rejected at once (the reason goes to the log); in auto mode they end INVALID_INPUT.
     nan_width = planned_grasp(node)
     nan_width.width = float("nan")
-    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=nan_width))
-    assert result.status == Result.INVALID_INPUT and "width" in result.message
-
     no_orientation = planned_grasp(node)
     o = no_orientation.pose.pose.orientation
     o.x = o.y = o.z = o.w = 0.0
-    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=no_orientation))
-    assert result.status == Result.INVALID_INPUT and "unit length" in result.message
-
     other_frame = planned_grasp(node)
     other_frame.pose.header.frame_id = "some_other_frame"
-    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=other_frame))
-    assert result.status == Result.INVALID_INPUT and "'some_other_frame'" in result.message
-
-    result, _ = send(ros, client, ExecuteGrasp.Goal(grasp=good, arm="middle"))
-    assert result.status == Result.INVALID_INPUT and "arm must be" in result.message
+    q_above_one = planned_grasp(node, q=5.0)
+    for goal, reason in (
+        (ExecuteGrasp.Goal(grasp=nan_width), "width"),
+        (ExecuteGrasp.Goal(grasp=no_orientation), "unit length"),
+        (ExecuteGrasp.Goal(grasp=other_frame), "'some_other_frame'"),
+        (ExecuteGrasp.Goal(grasp=q_above_one), "q_value must be a probability in [0, 1], got 5.0"),
+        (ExecuteGrasp.Goal(grasp=good, arm="middle"), "arm must be"),
+    ):
+        assert not ros.wait(client.send_goal_async(goal)).accepted
+        result = node.run_goal(goal, lambda phase: None, lambda: False)
+        assert result.status == Result.INVALID_INPUT and reason in result.message
 
     assert node._busy.acquire(blocking=False)  # a goal arriving while another runs
     try:

@@ -1,8 +1,10 @@
 """ROS 2 node serving `execute_grasp` (dexnet_msgs/action/ExecuteGrasp) on a backend: a real YuMi (rws) or MuJoCo (sim).
 
-Every goal is checked (motion.plan_grasp_motion, with the node's gripper and the backend's camera extrinsics) before
-anything moves and ends with a status and a message, whatever goes wrong. One goal runs at a time; a goal arriving
-meanwhile ends at once with ROBOT_ERROR ("busy"). Cancel takes effect within a poll of the backend (backend.py).
+A malformed goal (pose not in the camera frame or not a pose, width or q_value out of range, unknown arm) is rejected
+in the goal callback with the reason in the log. Every accepted goal is checked (motion.plan_grasp_motion, with the
+node's gripper and the backend's camera extrinsics) before anything moves and ends with a status and a message,
+whatever goes wrong. One goal runs at a time; a goal arriving meanwhile ends at once with ROBOT_ERROR ("busy").
+Cancel takes effect within a poll of the backend (backend.py).
 
 The `backend` parameter picks the backend from backend.BACKENDS; the node only knows the Backend protocol. The
 gripper (`gripper_file`, the same file the planner samples with) is one object shared by the safety checks and the
@@ -44,6 +46,7 @@ from gqcnn_planner.node_settings import NodeStartError, SettingsError, declare_s
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
 from yumi_bridge.backend import BACKENDS, Backend, RobotError, SceneSource, backend_class, create_backend
 from yumi_bridge.motion import GraspRefusedError, MotionConfig, camera_grasp_from_pose, plan_grasp_motion
+from yumi_bridge.safety_checks import check_input
 
 Result = ExecuteGrasp.Result
 NODE_NAME = "yumi_bridge"  # the ROS node name (parameter files, topics) stays what it always was
@@ -99,7 +102,7 @@ class ExecuteGraspNode(Node):
             ExecuteGrasp,
             "execute_grasp",
             execute_callback=self._execute,
-            goal_callback=lambda goal: GoalResponse.ACCEPT,
+            goal_callback=self._on_goal,
             cancel_callback=lambda handle: CancelResponse.ACCEPT,
             callback_group=self._group,
         )
@@ -147,6 +150,26 @@ class ExecuteGraspNode(Node):
 
     # ---- goals ---------------------------------------------------------------------------------------------------
 
+    def _on_goal(self, goal: ExecuteGrasp.Goal) -> GoalResponse:
+        """Reject a malformed goal (it would end INVALID_INPUT) at once, with the reason in the log."""
+        problem = self.input_problem(goal)
+        if problem:
+            self.get_logger().warning(f"execute_grasp goal rejected: {problem}")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def input_problem(self, goal: ExecuteGrasp.Goal) -> str:
+        """What is wrong with the goal itself (frame, pose, width, q_value, arm), or ''."""
+        frame, camera_frame = goal.grasp.pose.header.frame_id, self.backend.extrinsics.camera_frame
+        if frame and frame != camera_frame:
+            return f"grasp pose is in frame '{frame}' but the camera extrinsics are for '{camera_frame}'"
+        try:
+            camera_grasp = _camera_grasp(goal)
+        except GraspRefusedError as refusal:
+            return str(refusal)
+        arm = goal.arm.strip().lower() or self.config.default_arm
+        return "; ".join(check_input(camera_grasp, float(goal.grasp.width), float(goal.grasp.q_value), arm))
+
     def _execute(self, goal_handle: Any) -> Result:
         result = self.run_goal(
             goal_handle.request,
@@ -182,19 +205,13 @@ class ExecuteGraspNode(Node):
 
     def _run_goal(self, goal: ExecuteGrasp.Goal, on_phase: Any, should_cancel: Any) -> Result:
         on_phase("checking")
-        pose = goal.grasp.pose
+        problem = self.input_problem(goal)  # again: auto mode has no goal callback
+        if problem:
+            return Result(status=Result.INVALID_INPUT, message=problem)
         extrinsics, config = self.backend.extrinsics, self.config
         try:
-            frame = pose.header.frame_id
-            if frame and frame != extrinsics.camera_frame:
-                message = (
-                    f"grasp pose is in frame '{frame}' but the camera extrinsics are for '{extrinsics.camera_frame}'"
-                )
-                return Result(status=Result.INVALID_INPUT, message=message)
-            p, o = pose.pose.position, pose.pose.orientation
-            camera_grasp = camera_grasp_from_pose([p.x, p.y, p.z], [o.x, o.y, o.z, o.w])
             plan = plan_grasp_motion(
-                camera_grasp,
+                _camera_grasp(goal),
                 float(goal.grasp.width),
                 float(goal.grasp.q_value),
                 goal.arm.strip().lower(),
@@ -246,6 +263,12 @@ class ExecuteGraspNode(Node):
         if getattr(self, "backend", None) is not None:
             self.backend.close()
         super().destroy_node()
+
+
+def _camera_grasp(goal: ExecuteGrasp.Goal) -> Any:
+    """The goal's grasp pose as a 4x4 matrix; GraspRefusedError(INVALID_INPUT) if it is not a pose."""
+    p, o = goal.grasp.pose.pose.position, goal.grasp.pose.pose.orientation
+    return camera_grasp_from_pose([p.x, p.y, p.z], [o.x, o.y, o.z, o.w])
 
 
 def main(args: list[str] | None = None) -> int:
