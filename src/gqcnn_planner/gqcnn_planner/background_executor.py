@@ -5,11 +5,27 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Any
 
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import Executor, MultiThreadedExecutor
 from rclpy.node import Node
+
+
+def finish_callbacks(executor: Executor, timeout: float = 5.0) -> None:
+    """Wait for the callbacks still running in a MultiThreadedExecutor's thread pool and fetch their exceptions.
+
+    rclpy's Executor.shutdown (jazzy) does not wait for them (it tests `_is_shutdown` right after setting it), so
+    nodes destroyed at once made a running callback fail and print "The following exception was never retrieved:
+    cannot use Destroyable because destruction was requested" at exit. Call after the spinning has stopped.
+    """
+    deadline = time.monotonic() + timeout
+    for task in list(getattr(executor, "_futures", ())):  # the executor's own list of submitted callbacks
+        while not task.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if task.done():
+            task.exception()  # fetched: a failure during shutdown is expected, not news
 
 
 class GoalRejectedError(RuntimeError):
@@ -81,6 +97,7 @@ class BackgroundExecutor:
         # Stop spinning and join before the nodes go: a C++ wait still running at exit aborts the process.
         self.executor.shutdown(timeout_sec=2.0)
         self._thread.join(timeout=5.0)
+        finish_callbacks(self.executor)
         for node in self.nodes:
             node.destroy_node()
         self.nodes.clear()

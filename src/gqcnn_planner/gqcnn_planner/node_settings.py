@@ -49,6 +49,8 @@ from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedEx
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from gqcnn_planner.background_executor import finish_callbacks
+
 T = TypeVar("T")
 
 EXIT_BAD_SETTINGS = 2  # the node's parameters are invalid (the CLI convention: 2 = bad input)
@@ -227,6 +229,7 @@ def run_node(make_node: Callable[..., Node], args: list[str] | None = None, num_
         _ignore_further_interrupts()
         if executor is not None:
             executor.shutdown(timeout_sec=2.0)
+            finish_callbacks(executor)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
