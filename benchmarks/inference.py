@@ -24,9 +24,8 @@ import numpy as np
 from dexnet.export import crops_per_second, export_untrained
 from dexnet.network import PRESETS, multiply_accumulates
 from gqcnn_core.model import GQCNN
+from gqcnn_core.paths import SHIPPED_MODEL
 
-ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_MODEL = ROOT / "models" / "gqcnn.onnx"
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCHES = (1, 64, 256)
 TARGET_RATIO = 3.0
