@@ -75,9 +75,9 @@ def test_goal_with_image_returns_a_grasp_on_the_object_and_publishes_markers(ros
 
 
 def test_goal_without_image_uses_the_subscribed_frames(ros, scene, heuristic_model_path):
-    client = Client(ros, heuristic_model_path)
+    client = Client(ros, heuristic_model_path, frame_timeout=0.5)
     _, result = client.send(PlanGrasp.Goal())
-    assert result.status == R.NO_IMAGE and "no depth image" in result.message
+    assert result.status == R.NO_IMAGE and "no depth image" in result.message and "0.5 s" in result.message
     depth_pub = client.node.create_publisher(Image, "depth/image_raw", 10)
     info_pub = client.node.create_publisher(type(intrinsics_to_camera_info(scene.camera)), "depth/camera_info", 10)
     stamp = client.node.get_clock().now().to_msg()
