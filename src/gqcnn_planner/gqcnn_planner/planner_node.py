@@ -156,7 +156,7 @@ class PlannerNode(Node):
     def load_model(self) -> None:
         try:
             self.model = GQCNN.load(self.model_path, threads=self.settings.model_threads)
-        except Exception as err:
+        except Exception as err:  # a bad model or card: serve and answer MODEL_ERROR, never fail to start
             self.model = None
             self.model_error = str(err) if isinstance(err, ModelError) else f"cannot load {self.model_path}: {err!r}"
             self.get_logger().error(self.model_error)
