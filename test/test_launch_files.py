@@ -4,6 +4,7 @@ launch API (launch and launch_ros are not installable from PyPI)."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import sys
 import time
@@ -22,6 +23,8 @@ from gqcnn_planner.launch_description import (
     start_in_process,
 )
 from yumi_bridge.launch_description import FULL_STACK_ARGUMENTS, full_stack_nodes
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def by_name(specs):
@@ -185,3 +188,20 @@ def test_launch_file_declares_the_arguments_and_starts_the_described_nodes(monke
         assert node["remappings"] == list(spec.remappings)
         assert node["parameters"] == [*spec.params_files, *([dict(spec.overrides)] if spec.overrides else [])]
     assert launched["gqcnn_planner"]["parameters"][-1] == {"policy": "igq"}
+
+
+def console_scripts(package: str) -> dict[str, str]:
+    """executable -> "module:function" from the package's setup.py (what `ros2 run`/launch start)."""
+    tree = ast.parse((ROOT / "src" / package / "setup.py").read_text())
+    scripts = next(node for node in ast.walk(tree) if isinstance(node, ast.Dict)
+                   and any(isinstance(k, ast.Constant) and k.value == "console_scripts" for k in node.keys))
+    entries = ast.literal_eval(scripts.values[0])
+    return dict(entry.replace(" ", "").split("=", 1) for entry in entries)
+
+
+def test_every_described_executable_exists_and_runs_the_described_node_class():
+    specs = full_stack_nodes(**parse_arguments({"realsense": "true"}, FULL_STACK_ARGUMENTS))
+    for spec in specs:
+        entry = console_scripts(spec.package).get(spec.executable)
+        assert entry, f"{spec.package} has no executable {spec.executable}"
+        assert entry.split(":")[0] == spec.node_class.split(":")[0], (spec.executable, entry, spec.node_class)
