@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMAND_MODULES = ("generate", "inspect", "train", "evaluate", "export")
+SUBCOMMAND_MODULES = ("generate", "inspection", "train", "evaluate", "export")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 

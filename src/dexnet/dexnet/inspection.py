@@ -1,4 +1,7 @@
-"""`dexnet inspect DIR`: dataset statistics and a PNG mosaic of positive and negative crops."""
+"""`dexnet inspect DIR`: dataset statistics and a PNG mosaic of positive and negative crops.
+
+(Named `inspection` so it does not shadow the standard library's `inspect` module.)
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,23 @@ from pathlib import Path
 import numpy as np
 
 from dexnet import dataset
+from gqcnn_core.sensor import SENSOR_PRESETS
 
 
 def collect(dataset_dir: Path, max_per_class: int = 32, seed: int = 0) -> dict:
     """Stats over all shards (read one at a time) and a random sample of positive and negative crops."""
     rng = np.random.default_rng(seed)
-    eqs, collisions, points = [], [], 0
+    eqs, collisions, kinds, presets, points = [], [], [], [], 0
     samples: dict[bool, list[tuple[float, np.ndarray, float]]] = {True: [], False: []}
     seen = {True: 0, False: 0}
     for split in dataset.SPLITS:
-        for shard in dataset.iter_split(dataset_dir, split, ("crops", "robust_eq", "collision", "gripper_depth")):
+        fields = ("crops", "robust_eq", "collision", "gripper_depth", "scene_kind", "sensor_preset")
+        for shard in dataset.iter_split(dataset_dir, split, fields):
             label = dataset.labels(shard["robust_eq"], shard["collision"])
             eqs.append(shard["robust_eq"])
             collisions.append(shard["collision"])
+            kinds.append(shard["scene_kind"])
+            presets.append(shard["sensor_preset"])
             points += len(label)
             for i in range(len(label)):  # reservoir sampling keeps memory bounded for any dataset size
                 cls = bool(label[i])
@@ -34,7 +41,10 @@ def collect(dataset_dir: Path, max_per_class: int = 32, seed: int = 0) -> dict:
                         samples[cls][slot] = item
     eq = np.concatenate(eqs) if eqs else np.zeros(0)
     collision = np.concatenate(collisions) if collisions else np.zeros(0, bool)
-    return {"datapoints": points, "robust_eq": eq, "collision": collision, "samples": samples}
+    kind = np.concatenate(kinds) if kinds else np.zeros(0, np.int8)
+    preset = np.concatenate(presets) if presets else np.zeros(0, np.int8)
+    return {"datapoints": points, "robust_eq": eq, "collision": collision, "scene_kind": kind,
+            "sensor_preset": preset, "samples": samples}
 
 
 def write_mosaic(samples: dict, path: Path, columns: int = 8) -> None:
@@ -76,7 +86,8 @@ def run_cli(args: argparse.Namespace) -> int:
     )
     for split, c in counts["by_split"].items():
         rate = 100 * c["positives"] / c["datapoints"] if c["datapoints"] else 0.0
-        print(f"  {split:5s}: {c['objects']:5d} objects {c['datapoints']:9d} datapoints  {rate:5.1f}% positive")
+        print(f"  {split:5s}: {c['objects']:5d} objects {c.get('heaps', 0):5d} heaps {c['datapoints']:9d} datapoints  "
+              f"{rate:5.1f}% positive")
     if stats["datapoints"]:
         q = np.percentile(eq, [10, 50, 90])
         print(
@@ -84,6 +95,13 @@ def run_cli(args: argparse.Namespace) -> int:
             f"(paper: 21.2%), collisions {100 * collision.mean():.1f}%, robust EQ > 0: {100 * (eq > 0).mean():.1f}%"
         )
         print(f"robust EQ percentiles 10/50/90: {q[0]:.5f} / {q[1]:.5f} / {q[2]:.5f}")
+        label = dataset.labels(eq, collision)
+        groups = [(f"scene {name}", stats["scene_kind"] == value) for value, name in enumerate(("single", "heap"))]
+        groups += [(f"sensor {name}", stats["sensor_preset"] == value) for value, name in enumerate(SENSOR_PRESETS)]
+        for name, chosen in groups:
+            if chosen.any():
+                print(f"  {name:24s} {100 * chosen.mean():5.1f}% of datapoints, {100 * label[chosen].mean():5.1f}% "
+                      f"positive")
     out = Path(args.out) if args.out else Path(args.dataset) / "inspect_mosaic.png"
     write_mosaic(stats["samples"], out)
     print(f"mosaic: {out}")
