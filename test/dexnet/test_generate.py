@@ -140,3 +140,17 @@ def test_inspect_prints_stats_and_writes_a_mosaic(one_worker, capsys):
     out = capsys.readouterr().out
     assert "positive rate" in out and "mosaic" in out
     assert (one_worker / "inspect_mosaic.png").stat().st_size > 1000
+
+
+def test_resume_with_fewer_objects_rebuilds_heaps_whose_objects_changed(one_worker, mesh_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "ds"
+    shutil.copytree(one_worker, out)
+    objects = [o for o in list_objects(False, mesh_dir, None) if o.name != "user/cylinder.stl"]
+    manifest = generate(out, GenerationConfig(**SMALL), objects, workers=1, progress=False, resume=True)
+    kept = {o.id for o in objects}
+    for heap in (o for o in manifest["objects"] if o["kind"] == "heap" and o["status"] == "done" and o["count"]):
+        assert set(heap["objects"]) <= kept
+        rows = dataset.read_shard(out / heap["shard"], ("object_id",))
+        assert set(rows["object_id"].tolist()) <= set(heap["objects"])

@@ -269,6 +269,16 @@ def heap_plans(config: GenerationConfig, out_dir: Path, objects: list[ObjectSpec
     return [p for p in plans if p is not None]
 
 
+def _heap_matches(out_dir: Path, entry: dict, plan) -> bool:
+    """Whether a heap found on disk holds the objects its plan now names (they change with the object list)."""
+    if entry["status"] == "skipped":
+        return sorted(entry.get("objects", [])) == sorted(plan.object_ids)
+    if not entry["count"]:
+        return True
+    object_ids = dataset.read_shard(out_dir / entry["shard"], ("object_id",))["object_id"]
+    return set(object_ids.tolist()) <= set(plan.object_ids)
+
+
 def generate(
     out_dir: Path, config: GenerationConfig, objects: list[ObjectSpec], gripper_path: str = str(DEFAULT_GRIPPER),
     workers: int = 2, scheduler: str | None = None, resume: bool = False, progress: bool = True,
@@ -317,7 +327,7 @@ def generate(
         for plan in plans:
             entry = recorded_entry(dataset.heap_record_id(plan.id), f"heap/{plan.id:06d}", plan.split,
                                    dataset.heap_shard_name(plan.id), out_dir, "heap") if resume else None
-            if entry is not None:
+            if entry is not None and _heap_matches(out_dir, entry, plan):
                 heap_entries[plan.id] = entry | {"objects": list(plan.object_ids)}
             else:
                 heap_todo.append(plan)
