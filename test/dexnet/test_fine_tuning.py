@@ -12,7 +12,9 @@ import torch
 from synthetic_runs import dexnet_main as main
 
 from dexnet import dataset
+from dexnet.network import load_weights
 from dexnet.run_dir import load_run_config, load_run_model, read_metrics
+from dexnet.train import TrainConfig, train
 from dexnet.warm_start import initial_model
 from gqcnn_core.model import GQCNN, card_path
 from gqcnn_core.paths import SHIPPED_MODEL
@@ -125,3 +127,22 @@ def test_an_exported_model_is_recalibrated_not_calibrated_twice(exported, synthe
     shard = dataset.read_shard(dataset.split_shards(synthetic, "test")[0])
     got, expected = (GQCNN.load(p).predict(shard["crops"], shard["gripper_depth"]) for p in (out, exported))
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_fine_tuning_killed_before_its_first_checkpoint_resumes_from_the_initial_weights(exported, synthetic, tmp_path):
+    config = TrainConfig(steps=4, batch_size=16, checkpoint_every=100, eval_every=100, shuffle_buffer=100, seed=5)
+    start = initial_model(exported)
+    train(synthetic, tmp_path / "straight", config, progress=False, init=start)
+
+    def crash_at_2(step: int) -> None:
+        if step == 2:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        train(synthetic, tmp_path / "killed", config, progress=False, init=start, on_step=crash_at_2)
+    assert not (tmp_path / "killed" / "checkpoint.pt").exists()
+    train(synthetic, tmp_path / "killed", config, resume=True, progress=False)
+    expected = load_weights(tmp_path / "straight" / "model_final.pt")[0].state_dict()
+    got = load_weights(tmp_path / "killed" / "model_final.pt")[0].state_dict()
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=0, atol=1e-6, msg=key)

@@ -5,6 +5,8 @@
                        after each validation and on Ctrl-C)
     model_best.pt      weights with the best validation accuracy so far
     model_final.pt     weights at the end of training
+    init_weights.pt    the weights a fine-tuning run (--init) started from, so a resume before the first
+                       checkpoint starts from them again
     metrics.csv        one row per validation: step, epoch, lr, train loss/accuracy, val metrics, time
     summary.json       final metrics and run facts
 """
@@ -26,6 +28,7 @@ CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 BEST_FILE = "model_best.pt"
 FINAL_FILE = "model_final.pt"
+INIT_FILE = "init_weights.pt"
 METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
 CHECKPOINT_FORMAT = "dexnet-gqcnn-checkpoint-v1"

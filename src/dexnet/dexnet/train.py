@@ -35,10 +35,20 @@ import torch
 
 from dexnet import dataset
 from dexnet.augment import AugmentConfig
-from dexnet.network import CROP_SIZE, DEFAULT_PRESET, PRESETS, GQCNNNet, NetworkConfig, preset
+from dexnet.network import (
+    CROP_SIZE,
+    DEFAULT_PRESET,
+    PRESETS,
+    GQCNNNet,
+    NetworkConfig,
+    load_weights,
+    preset,
+    save_weights,
+)
 from dexnet.run_dir import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
+    INIT_FILE,
     dataset_camera_info,
     dataset_crop_info,
     load_checkpoint,
@@ -168,9 +178,14 @@ def train(
             raise ValueError(
                 f"the sampled training data has positive rate {stats['positive_rate']:.3f}: need both classes"
             )
-        model = _start_model(config, run_config, stats, init.model if init is not None else None)
+        start = init.model if init is not None else None
+        if start is None and resume and "init" in run_config:  # a fine-tuning run killed before its checkpoint
+            start = load_weights(run_dir / INIT_FILE)[0]
+        model = _start_model(config, run_config, stats, start)
         run_config["statistics"] = stats
         run_dir.mkdir(parents=True, exist_ok=True)
+        if init is not None:
+            save_weights(run_dir / INIT_FILE, init.model, **init.info)
         write_json(run_dir / CONFIG_FILE, run_config)
         write_metrics(run_dir, [])
 
