@@ -1,10 +1,13 @@
 """Perception and RealSense nodes with the real rclpy middleware (RealSense via a pyrealsense2 software device)."""
 
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
 import pyrealsense2 as rs
+import pytest
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -107,3 +110,13 @@ def test_realsense_node_publishes_depth_in_metres_with_camera_info(ros, scene):
     np.testing.assert_allclose(depth[100:], depth_mm[100:] / 1000.0, atol=1e-6)
     camera = camera_info_to_intrinsics(info)
     assert (camera.fx, camera.cx, camera.width, camera.height) == (525.0, 319.5, 640, 480)
+
+
+@pytest.mark.skipif(len(rs.context().query_devices()) > 0, reason="a RealSense camera is connected")
+def test_realsense_node_without_a_camera_logs_the_reason_and_exits_1():
+    # Under launch, stdout goes to a log file: the reason must reach the ROS logger (stderr), not print().
+    proc = subprocess.run([sys.executable, "-m", "gqcnn_planner.realsense_node"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "[ERROR]" in proc.stderr and "cannot start the camera" in proc.stderr
+    assert "Traceback" not in proc.stderr and not proc.stdout.strip()
