@@ -97,7 +97,8 @@ def test_process_with_a_bad_parameter_exits_2_with_one_line():
     assert "policy" in out + err and "Traceback" not in out + err
 
 
-def test_sigint_delivered_twice_to_the_process_group_exits_0_without_traceback():
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_delivered_twice_to_the_process_group_exits_0_without_traceback(sig):
     proc = run_planner("-p", "model_path:=/nonexistent.onnx")  # starts fast; the model error is logged, not fatal
     deadline = time.monotonic() + 60
     lines = []
@@ -109,9 +110,9 @@ def test_sigint_delivered_twice_to_the_process_group_exits_0_without_traceback()
     else:
         proc.kill()
         pytest.fail(f"planner did not start: {lines}")
-    os.killpg(proc.pid, signal.SIGINT)  # like a terminal's Ctrl-C plus a supervisor's SIGINT
+    os.killpg(proc.pid, sig)  # like a terminal's Ctrl-C plus a supervisor's SIGINT
     time.sleep(0.002)
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, (out, err)
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
