@@ -7,40 +7,21 @@ import numpy as np
 import pytest
 import trimesh
 
-from gqcnn_core.camera import CameraIntrinsics
-from gqcnn_core.crop import antialias, grasp_aligned_crops
-from gqcnn_core.grasp import Grasp2D
+from benchmarks.camera_agnostic import HD, VGA, centre_m, q_at
+from benchmarks.camera_agnostic import render as render_scene
 from gqcnn_core.model import GQCNN
 from gqcnn_core.paths import SHIPPED_MODEL
-from gqcnn_core.render import ObjectRenderer, look_at
 from gqcnn_planner.policies import plan
 
-VGA = CameraIntrinsics(600.0, 600.0, 319.5, 239.5, 640, 480)
-HD = CameraIntrinsics(900.0, 900.0, 639.5, 359.5, 1280, 720)
 SEEDS = (0, 1, 2)
 
 
-def render(camera: CameraIntrinsics) -> np.ndarray:
+def render(camera) -> np.ndarray:
     """A 3 x 7 x 5 cm box on the table, camera 0.68 m above it (the planner tests' scene)."""
-    world_object = np.eye(4)
-    world_object[:3, 3] = [0.02, -0.01, 0.025]
-    world_object[:2, :2] = [[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]]
-    world_camera = look_at(np.array([0.05, 0.08, 0.68]))
-    return ObjectRenderer(trimesh.creation.box((0.03, 0.07, 0.05)), camera).render(world_camera, world_object)
-
-
-def centre_m(grasp: Grasp2D, camera: CameraIntrinsics) -> np.ndarray:
-    """The grasp centre in the camera frame, metres (both cameras share the pose)."""
-    u, v = grasp.center
-    return np.array([(u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, 1.0]) * grasp.depth
-
-
-def q_at(model: GQCNN, depth: np.ndarray, camera: CameraIntrinsics, centre: np.ndarray, angle: float) -> float:
-    """q of the grasp with this metric centre and image angle, cut exactly as the planner cuts it."""
-    spec = model.crop_spec
-    pixel = centre[:2] / centre[2] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
-    crops = grasp_aligned_crops(antialias(depth, spec), [pixel], [angle], spec, prefiltered=True)
-    return float(model.predict(crops, np.array([centre[2]], np.float32))[0])
+    pose = np.eye(4)
+    pose[:3, 3] = [0.02, -0.01, 0.025]
+    pose[:2, :2] = [[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]]
+    return render_scene(trimesh.creation.box((0.03, 0.07, 0.05)), pose, camera)
 
 
 @pytest.fixture(scope="module")
