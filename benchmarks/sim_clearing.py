@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 10], help="objects per heap")
     parser.add_argument("--heaps", type=int, default=10, help="seeded heaps per size")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--census", type=int, default=12,
+    parser.add_argument("--census", type=int, default=6,
                         help="candidates executed per heap for the census (ranking's pick + random others; 0: none)")
     parser.add_argument("--sim", action="append", default=[], metavar="NAME=VALUE",
                         help="override a sim setting, as in sim_grasping")
