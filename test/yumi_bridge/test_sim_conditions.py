@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from yumi_scenes import BASE_AS_CAMERA, BOX, grasp_across_short_side, standing_box_pose, top_down_grasp
 
+from yumi_bridge.heap import HeapSimulator
 from yumi_bridge.motion import MotionConfig, plan_grasp_motion
 from yumi_bridge.sim import GraspSimulator, SimSettings, box_mesh
 from yumi_bridge.sim_settings import PRESETS, Conditions, draw_conditions, preset_settings, sensed_depth
@@ -75,3 +76,22 @@ def test_sensor_models_of_the_scene():
     assert np.isfinite(structured).all()
     with pytest.raises(ValueError, match="unknown sensor"):
         sensed_depth(rendered, scene.camera, "lidar", np.random.default_rng(0))
+
+
+def test_heaps_draw_a_density_per_object_and_a_friction_per_attempt():
+    cube = box_mesh((0.03, 0.03, 0.03))
+    sim = HeapSimulator([cube, cube], settings=PAPER)
+    scene = sim.drop(seed=1)
+    assert scene.object_densities == draw_conditions(PAPER, 1, 2).object_densities
+    model = sim.world.model
+    for k, density in enumerate(scene.object_densities):
+        assert 200 <= density <= 1200
+        assert model.body_mass[model.body(f"object{k}").id] == pytest.approx(cube.volume * density)
+    corner = sim.center - 0.13  # an empty corner of the area: the jaws close on nothing
+    plan = plan_grasp_motion(top_down_grasp(corner[0], corner[1], 0.01), 0.03, 0.9, "", MotionConfig(), BASE_AS_CAMERA)
+    first, second = sim.execute(plan), sim.execute(plan)
+    assert first.cause == "missed" and first.finger_friction != second.finger_friction
+    assert all(0.2 <= o.finger_friction <= 0.9 for o in (first, second))
+    assert model.geom_friction[model.geom("finger_left").id, 0] == second.finger_friction
+    sim.drop(seed=1)
+    assert sim.execute(plan).finger_friction == first.finger_friction  # from the seed and the attempt's number

@@ -12,8 +12,9 @@ A heap is built the way objects are poured into a bin: one object at a time, in 
 given up to a second to come to rest before the next one; then the whole heap settles. Objects that roll out of
 the area are dropped again nearer the centre each time (four times at most) and otherwise left out of the heap
 (`HeapScene.objects` lists those in it). The camera (Dex-Net 2.0 distribution, aimed at the area's centre), the
-registration error and the physical conditions (sim_settings.draw_conditions: one density per object, one finger
-friction per heap) come from the heap's seed, so the same seed gives the same heap and the same outcomes.
+registration error and the object densities (sim_settings.draw_conditions) come from the heap's seed, the finger
+friction of each attempt from the seed and the attempt's number, so the same seed gives the same heap and the
+same outcomes.
 
 After each attempt the gripper leaves, a held object (carried to the drop pose, outside the area, and released
 there) is removed from the scene, the others settle where the attempt left them, and any object that ended up
@@ -39,7 +40,7 @@ from yumi_bridge.coacd_cache import convex_parts
 from yumi_bridge.heap_scene import HeapScene, render_heap
 from yumi_bridge.mjcf import object_body
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, plan_grasp_motion
-from yumi_bridge.sim_settings import Conditions, SimSettings, draw_conditions, registration_error
+from yumi_bridge.sim_settings import Conditions, SimSettings, draw_conditions, draw_finger_friction, registration_error
 from yumi_bridge.trial import Trial
 from yumi_bridge.world import World
 
@@ -63,6 +64,7 @@ class HeapOutcome:
     fell_out: tuple[int, ...]  # other objects that ended outside the area and were removed
     motion_time: float  # simulated seconds of the robot's cycle: drop pose -> pre-grasp, the attempt, back to
     # the drop pose (at the executor's speeds): add planning time for picks per hour
+    finger_friction: float  # of this attempt (drawn per attempt under the paper preset)
     execution: ExecutionOutcome  # the trial as the single-object simulator reports it
 
 
@@ -120,7 +122,8 @@ class HeapSimulator:
     def restore(self, snapshot: HeapSnapshot) -> HeapScene:
         """Put the heap (poses, removed objects, conditions, camera) back as it was at `snapshot`."""
         scene = snapshot.scene
-        self.world.set_conditions(scene.finger_friction, scene.object_densities, self.settings.sim_object_density)
+        self.world.set_conditions(self.settings.sim_finger_friction, scene.object_densities,
+                                  self.settings.sim_object_density)
         self.world.set_state(snapshot.state)
         self._state, self._scene = snapshot.state, scene
         return scene
@@ -136,7 +139,8 @@ class HeapSimulator:
         """Pour all objects into the area (module docstring), settle them and render the scene."""
         world = self.world
         conditions = draw_conditions(self.settings, seed, len(self.meshes))
-        world.set_conditions(conditions.finger_friction, conditions.object_densities, self.settings.sim_object_density)
+        world.set_conditions(self.settings.sim_finger_friction, conditions.object_densities,
+                             self.settings.sim_object_density)
         world.reset(parking=[self._parking(k) for k in range(len(self.meshes))])  # out until poured in
         world.park_gripper(tuple(self.center))
         rng = np.random.default_rng(seed)
@@ -163,7 +167,8 @@ class HeapSimulator:
         and settled, the others left out; camera, registration error and conditions from `seed` as for `drop`."""
         world = self.world
         conditions = draw_conditions(self.settings, seed, len(self.meshes))
-        world.set_conditions(conditions.finger_friction, conditions.object_densities, self.settings.sim_object_density)
+        world.set_conditions(self.settings.sim_finger_friction, conditions.object_densities,
+                             self.settings.sim_object_density)
         world.reset(parking=[self._parking(k) for k in range(len(self.meshes))])
         world.park_gripper(tuple(self.center))
         for k, pose in world_objects.items():
@@ -177,8 +182,8 @@ class HeapSimulator:
         world_camera[2, 3] += self.config.table_z
         error = registration_error(np.random.default_rng([seed, 1]), *self.settings.sim_registration_error)
         self._state = self.world.get_state()
-        self._scene = self._render(seed, world_camera, error, conditions.finger_friction,
-                                   conditions.object_densities, attempts=0, removed=tuple(sorted(self.world.removed)))
+        self._scene = self._render(seed, world_camera, error, conditions.object_densities, attempts=0,
+                                   removed=tuple(sorted(self.world.removed)))
         return self._scene
 
     def _drop_one(self, k: int, rng: np.random.Generator, spread: float = 1.0) -> None:
@@ -212,11 +217,10 @@ class HeapSimulator:
     def _parking(k: int) -> np.ndarray:
         return np.array([10.0 + k, 10.0, 1.0])  # far from everything, floating
 
-    def _render(self, seed, world_camera, error, friction, densities, attempts, removed) -> HeapScene:
+    def _render(self, seed, world_camera, error, densities, attempts, removed) -> HeapScene:
         poses = {k: self.world.object_pose(k) for k in range(len(self.meshes)) if k not in self.world.removed}
         depth, labels = render_heap(self._renderers, poses, world_camera, self.config.table_z)
-        return HeapScene(seed, world_camera, self.camera, depth, labels, poses, error, friction, densities,
-                         attempts, removed)
+        return HeapScene(seed, world_camera, self.camera, depth, labels, poses, error, densities, attempts, removed)
 
     # ---- attempts ------------------------------------------------------------------------------------------------
 
@@ -239,6 +243,8 @@ class HeapSimulator:
         """Execute a motion plan on the current heap, then update the heap (module docstring)."""
         scene, world = self.scene, self.world
         world.set_state(self._state)
+        friction = draw_finger_friction(self.settings, np.random.default_rng([scene.seed, 3, scene.attempts]))
+        world.set_finger_friction(friction)
         result = Trial(world, on_phase, should_cancel).run(plan)
         outcome = result.outcome
         end_position = world.hand_position()
@@ -254,13 +260,14 @@ class HeapSimulator:
         newly_removed = tuple(k for k in sorted(world.removed) if k not in scene.removed)
         removed = scene.removed + tuple(k for k in newly_removed if k == result.held_object)
         removed += tuple(k for k in newly_removed if k != result.held_object)
-        self._scene = self._render(scene.seed, scene.world_camera, scene.registration_error, scene.finger_friction,
-                                   scene.object_densities, scene.attempts + 1, removed)
+        self._scene = self._render(scene.seed, scene.world_camera, scene.registration_error, scene.object_densities,
+                                   scene.attempts + 1, removed)
         cause = outcome.cause
         if cause == "collision" and None not in (target, result.collided_object) and result.collided_object != target:
             cause = "collision_neighbour"
         return HeapOutcome(outcome.success, cause, outcome.message, result.held_object, target,
-                           result.collided_object, fell_out, self._cycle_time(plan, outcome, end_position), outcome)
+                           result.collided_object, fell_out, self._cycle_time(plan, outcome, end_position), friction,
+                           outcome)
 
     def _cycle_time(self, plan: MotionPlan, outcome: ExecutionOutcome, end_position: np.ndarray) -> float:
         """The attempt's simulated time plus the free moves at transport speed from the drop pose to the

@@ -30,7 +30,6 @@ class HeapScene:
     labels: np.ndarray  # int32, same shape: k + 1 where object k is the first hit, 0 for the table (or nothing)
     world_objects: dict[int, np.ndarray]  # object index -> 4x4 pose of its mesh frame, for objects in the heap
     registration_error: np.ndarray  # camera frame, 4x4
-    finger_friction: float
     object_densities: tuple[float, ...]  # kg/m^3, one per object (all objects, also removed ones)
     attempts: int = 0  # grasp attempts made on this heap so far
     removed: tuple[int, ...] = field(default=())  # objects taken out so far (picked or fallen out), in order

@@ -134,14 +134,20 @@ def draw_conditions(settings: SimSettings, seed: int, n_objects: int = 1) -> Con
     """Finger friction and object densities of the scene `seed`: fixed values, or draws from the seed's own stream
     (independent of the drop and camera draws, so switching a preset keeps the same poses)."""
     rng = np.random.default_rng([seed, 2])
-    friction = settings.sim_finger_friction
-    if settings.sim_finger_friction_std > 0:
-        drawn = rng.normal(friction, settings.sim_finger_friction_std)
-        friction = float(np.clip(drawn, *settings.sim_finger_friction_range))
+    friction = draw_finger_friction(settings, rng)
     densities = (settings.sim_object_density,) * n_objects
     if tuple(settings.sim_object_density_range) != (0.0, 0.0):
         densities = tuple(float(d) for d in rng.uniform(*settings.sim_object_density_range, size=n_objects))
     return Conditions(friction, densities)
+
+
+def draw_finger_friction(settings: SimSettings, rng: np.random.Generator) -> float:
+    """sim_finger_friction, or a draw from N(sim_finger_friction, sim_finger_friction_std) clipped to
+    sim_finger_friction_range when the standard deviation is positive."""
+    if settings.sim_finger_friction_std <= 0:
+        return settings.sim_finger_friction
+    drawn = rng.normal(settings.sim_finger_friction, settings.sim_finger_friction_std)
+    return float(np.clip(drawn, *settings.sim_finger_friction_range))
 
 
 def registration_error(rng: np.random.Generator, translation_sigma: float, rotation_sigma: float) -> np.ndarray:

@@ -78,13 +78,16 @@ class World:
     def set_conditions(self, finger_friction: float, densities: tuple[float, ...], base_density: float) -> None:
         """Finger friction and object densities (the model was built with `base_density`); recomputes the
         mass-dependent constants (contact softness is mass-normalised)."""
-        for geom in self._finger_geoms:
-            self.model.geom_friction[geom, 0] = finger_friction
+        self.set_finger_friction(finger_friction)
         for k, body in enumerate(self._bodies):
             scale = densities[k] / base_density
             self.model.body_mass[body] = max(self._base_mass[k] * scale, 1e-3)
             self.model.body_inertia[body] = self._base_inertia[k] * (self.model.body_mass[body] / self._base_mass[k])
         mujoco.mj_setConst(self.model, self.data)
+
+    def set_finger_friction(self, friction: float) -> None:
+        for geom in self._finger_geoms:
+            self.model.geom_friction[geom, 0] = friction
 
     # ---- state ---------------------------------------------------------------------------------------------------
 
