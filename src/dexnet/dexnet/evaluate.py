@@ -226,17 +226,18 @@ def group_curves(scores: Scores, split: str) -> dict[str, tuple[np.ndarray, np.n
 
 
 def plot_training_curves(rows: list[dict[str, float]], path: Path) -> None:
-    """Loss and accuracy (train and validation) against step from metrics.csv rows."""
+    """Loss and accuracy (train and validation) and validation AUC against step from metrics.csv rows."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 3.8))
+    fig = Figure(figsize=(12, 3.8))
     steps = [r["step"] for r in rows]
-    for index, (metric, label) in enumerate((("loss", "loss"), ("accuracy", "accuracy"))):
-        ax = fig.add_subplot(1, 2, index + 1)
-        for prefix in ("train", "val"):
+    panels = (("loss", ("train", "val")), ("accuracy", ("train", "val", "val_balanced")), ("auc", ("val",)))
+    for index, (metric, prefixes) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), index + 1)
+        for prefix in prefixes:
             values = [r.get(f"{prefix}_{metric}", float("nan")) for r in rows]
-            ax.plot(steps, values, marker="o", ms=3, label=prefix)
-        ax.set(xlabel="step", ylabel=label)
+            ax.plot(steps, values, marker="o", ms=3, label=prefix.replace("_", " "))
+        ax.set(xlabel="step", ylabel=metric)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
