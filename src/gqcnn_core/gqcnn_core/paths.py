@@ -44,11 +44,12 @@ def share_file(package: str, relative: str) -> Path:
     """
     share = installed_share(package)
     installed = share / relative if share is not None else None
+    # resolve(): a --symlink-install links back to the workspace's config/ and models/; name the file users edit.
     if installed is not None and installed.exists():
-        return installed
+        return installed.resolve()
     for source in (WORKSPACE / "src" / package / relative, WORKSPACE / relative):
         if source.exists():
-            return source
+            return source.resolve()
     return installed if installed is not None else WORKSPACE / relative
 
 
