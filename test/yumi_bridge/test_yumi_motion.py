@@ -13,7 +13,7 @@ from gqcnn_core.frames import CameraExtrinsics, load_extrinsics, pose_matrix, po
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
 from gqcnn_core.paths import DEFAULT_EXTRINSICS_FILE, WORKSPACE
-from gqcnn_planner.node_settings import make_settings, setting_fields
+from gqcnn_core.settings import make_settings, setting_fields
 from yumi_bridge.frames import ToolOffset, grasp_in_base, grasp_in_camera
 from yumi_bridge.motion import (
     INVALID_INPUT,

@@ -39,7 +39,7 @@ import contextlib
 import math
 import signal
 from collections.abc import Callable
-from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from dataclasses import Field
 from typing import Any, TypeVar
 
 import rclpy
@@ -49,6 +49,17 @@ from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedEx
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from gqcnn_core.settings import (  # noqa: F401  (setting, make_settings, ... are part of this module's API)
+    SettingsError,
+    check_value,
+    default_of,
+    dynamic_names,
+    from_parameter,
+    make_settings,
+    setting,
+    setting_fields,
+    spec_of,
+)
 from gqcnn_planner.background_executor import finish_callbacks
 
 T = TypeVar("T")
@@ -57,57 +68,18 @@ EXIT_BAD_SETTINGS = 2  # the node's parameters are invalid (the CLI convention: 
 EXIT_START_FAILED = 1  # the node could not start for another reason (no camera, ...)
 
 
-class SettingsError(ValueError):
-    """A parameter value the node cannot run with; the message names the parameter and says why."""
-
-
 class NodeStartError(RuntimeError):
     """A node cannot start (e.g. no camera); `run_node` logs the message and exits with EXIT_START_FAILED."""
 
 
-@dataclass(frozen=True)
-class _Spec:
-    help: str
-    low: float | None
-    high: float | None
-    choices: tuple | None
-    dynamic: bool
-
-
-def setting(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-            choices: tuple | None = None, dynamic: bool = False) -> Any:
-    """A settings field: default, help text, optional inclusive range [low, high] or choices, dynamic or read-only."""
-    spec = _Spec(help, low, high, tuple(choices) if choices else None, dynamic)
-    if isinstance(default, list | tuple):
-        return field(default=tuple(default), metadata={"setting": spec})
-    return field(default=default, metadata={"setting": spec})
-
-
-def _spec(f: Field) -> _Spec | None:
-    return f.metadata.get("setting")
-
-
-def setting_fields(cls: type) -> list[Field]:
-    """The fields of a settings dataclass that are ROS parameters, in declaration order."""
-    return [f for f in fields(cls) if _spec(f) is not None]
-
-
-def dynamic_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in setting_fields(cls) if _spec(f).dynamic)
-
-
-def _default(f: Field) -> Any:
-    return f.default_factory() if f.default is MISSING else f.default
-
-
 def _descriptor(f: Field) -> ParameterDescriptor:
-    spec = _spec(f)
+    spec = spec_of(f)
     text = spec.help + (f" (one of: {', '.join(map(str, spec.choices))})" if spec.choices else "")
     text += "" if spec.dynamic else " [read-only]"
     descriptor = ParameterDescriptor(description=text, read_only=not spec.dynamic,
-                                     type=Parameter.Type.from_parameter_value(_as_parameter(_default(f))).value)
+                                     type=Parameter.Type.from_parameter_value(_as_parameter(default_of(f))).value)
     if spec.low is not None or spec.high is not None:
-        default = _default(f)
+        default = default_of(f)
         if isinstance(default, int) and not isinstance(default, bool):
             low = int(spec.low) if spec.low is not None else -(2**63)
             high = int(spec.high) if spec.high is not None else 2**63 - 1
@@ -123,34 +95,6 @@ def _as_parameter(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _from_parameter(f: Field, value: Any) -> Any:
-    return tuple(value) if isinstance(_default(f), tuple) else value
-
-
-def check_value(f: Field, value: Any) -> None:
-    """Raise SettingsError when `value` is outside the field's range or choices (types are rclpy's job)."""
-    spec = _spec(f)
-    if spec.choices is not None and value not in spec.choices:
-        raise SettingsError(f"{f.name}: '{value}' is not one of {', '.join(map(str, spec.choices))}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if isinstance(value, float) and not math.isfinite(value) and (spec.low is not None or spec.high is not None):
-            raise SettingsError(f"{f.name}: {value} is not a finite number")
-        if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
-            raise SettingsError(f"{f.name}: {value} is outside [{spec.low}, {spec.high}]")
-
-
-def make_settings(cls: type[T], values: dict[str, Any], base: T | None = None) -> T:
-    """Settings from parameter values (ranges, choices and the class's own __post_init__ checks applied)."""
-    by_name = {f.name: f for f in setting_fields(cls)}
-    for name, value in values.items():
-        check_value(by_name[name], value)
-    converted = {name: _from_parameter(by_name[name], value) for name, value in values.items()}
-    try:
-        return replace(base, **converted) if base is not None else cls(**converted)
-    except (TypeError, ValueError) as err:
-        raise SettingsError(str(err)) from None
-
-
 def declare_settings(node: Node, cls: type[T], on_change: Callable[[T], None] | None = None) -> T:
     """Declare one ROS parameter per field of `cls` on `node`, validate the start values and return the settings.
 
@@ -160,7 +104,7 @@ def declare_settings(node: Node, cls: type[T], on_change: Callable[[T], None] | 
     values = {}
     for f in setting_fields(cls):
         try:
-            values[f.name] = node.declare_parameter(f.name, _as_parameter(_default(f)), _descriptor(f)).value
+            values[f.name] = node.declare_parameter(f.name, _as_parameter(default_of(f)), _descriptor(f)).value
         except ParameterException as err:
             raise SettingsError(f"parameter {f.name}: {err}") from None
     current = make_settings(cls, values)

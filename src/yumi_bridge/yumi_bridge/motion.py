@@ -8,8 +8,8 @@ into robot targets (rws.py, through the tool offset) or gripper motions (sim.py)
 `plan_grasp_motion` refuses with a `GraspRefusedError` whose `status` says which kind of problem it is (invalid input,
 no calibration, unsafe) and whose message lists every reason in words.
 
-MotionConfig's fields are written with gqcnn_planner.node_settings' `setting()`, the one settings idiom of every
-node (importing it loads rclpy but declares nothing; the execute node turns the fields into ROS parameters).
+MotionConfig's fields are written with gqcnn_core.settings' `setting()`, the one settings idiom of every node (plain
+Python; the execute node turns the fields into ROS parameters with gqcnn_planner.node_settings).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from scipy.spatial.transform import Rotation
 from gqcnn_core.config_file import read_yaml_mapping
 from gqcnn_core.frames import CameraExtrinsics, pose_matrix
 from gqcnn_core.gripper import Gripper
-from gqcnn_planner.node_settings import setting  # the settings idiom of every node; declares nothing by itself
+from gqcnn_core.settings import setting  # the settings idiom of every node (gqcnn_planner.node_settings declares them)
 from yumi_bridge.frames import ToolOffset, grasp_in_base
 from yumi_bridge.safety_checks import (
     ARMS,

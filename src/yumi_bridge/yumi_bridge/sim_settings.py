@@ -19,7 +19,7 @@ from scipy.spatial.transform import Rotation
 
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.sensor import SENSOR_PRESETS, apply_sensor
-from gqcnn_planner.node_settings import setting  # the settings idiom of every node; declares nothing by itself
+from gqcnn_core.settings import setting  # the settings idiom of every node (gqcnn_planner.node_settings declares them)
 
 # The sensor the single-object benchmark was first run with, beside the dataset's sensor models.
 GAUSSIAN_1MM = "gaussian_1mm"
