@@ -13,7 +13,7 @@ from dexnet.calibrate import (
     plot_reliability,
     reliability_bins,
 )
-from dexnet.evaluate import Scores, group_curves, group_metrics
+from dexnet.evaluate import Scores, footprint_warnings, group_curves, group_metrics
 
 
 def miscalibrated(n: int = 20000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -70,3 +70,13 @@ def test_metrics_and_curves_per_sensor_preset_and_scene_kind(tmp_path):
     assert next(iter(curves)) == "all test" and "active_stereo" in curves and "heap" in curves
     plot_reliability(curves, tmp_path / "reliability.png")
     assert (tmp_path / "reliability.png").stat().st_size > 1000
+
+
+def test_evaluate_warns_when_the_datasets_crops_cover_another_footprint():
+    model = {"crop": {"window_px": 96}, "camera": {"fx": 525.0}}
+    same = {"camera": {"fx": 525.0, "fy": 525.0}, "crop": {"crop_size": 96}}
+    assert footprint_warnings(model, same) == []
+    assert footprint_warnings(model, {"crop": {"crop_size": 96}}) == []  # v1 manifests: the Dex-Net camera
+    wider = {"camera": {"fx": 600.0, "fy": 600.0}, "crop": {"crop_size": 96}}
+    assert "another metric footprint" in footprint_warnings(model, wider)[0]
+    assert footprint_warnings({"crop": {"window_px": 96}, "camera": None}, wider) == []  # cards without a camera

@@ -22,6 +22,7 @@ compared by evaluating both on the same split and reading the two metrics.json s
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from tqdm import tqdm
 from dexnet import dataset
 from dexnet.network import predict_probabilities
 from dexnet.run_dir import (
+    dataset_camera_info,
     dataset_crop_info,
     load_run_config,
     load_run_model,
@@ -78,11 +80,12 @@ def load_predictor(target: Path, weights: str = "best", threads: int | None = No
         if threads:
             torch.set_num_threads(threads)
         model, info = load_run_model(target, weights)
-        crop = load_run_config(target)["crop"]
+        run_config = load_run_config(target)
         return (lambda c, d: predict_probabilities(model, c, d)), {
             "kind": "run",
             "path": portable_path(target),
-            "crop": crop,
+            "crop": run_config["crop"],
+            "camera": run_config.get("camera"),
             **info,
         }
     if target.is_file():
@@ -94,7 +97,7 @@ def load_predictor(target: Path, weights: str = "best", threads: int | None = No
             raise ValueError(str(err)) from err
         card = model.card
         return model.predict, {"kind": "onnx", "path": portable_path(target), "crop": card["crop"],
-                               "calibration": card.get("calibration")}
+                               "camera": card.get("camera"), "calibration": card.get("calibration")}
     raise FileNotFoundError(f"{target}: neither a run directory nor a model file")
 
 
@@ -269,6 +272,27 @@ def plot_gallery(gallery: dict[str, dict[str, np.ndarray]], path: Path, columns:
     fig.savefig(path, dpi=110)
 
 
+def footprint_warnings(info: dict, manifest: dict) -> list[str]:
+    """A warning when the dataset's crops cover another metric footprint than the model was trained on.
+
+    The planner rescales its crop window to each camera (`GQCNN.for_camera`), but a dataset's crops are already
+    cut: a model trained at window/fx = 96/525 px scores crops cut at another ratio below its real quality.
+    """
+    camera = info.get("camera")
+    if not camera:
+        return []
+    data_camera, data_crop = dataset_camera_info(manifest), dataset_crop_info(manifest)
+    model_ratio = info["crop"]["window_px"] / float(camera["fx"])
+    data_ratio = data_crop["window_px"] / data_camera["fx"]
+    if abs(model_ratio / data_ratio - 1.0) <= 0.01:
+        return []
+    return [
+        f"the model's crops span {info['crop']['window_px']} px at fx {float(camera['fx']):.0f}, the dataset's "
+        f"{data_crop['window_px']} px at fx {data_camera['fx']:.0f}: another metric footprint, so these metrics "
+        "understate what the planner (which rescales its window) gets"
+    ]
+
+
 def default_out_dir(target: Path, split: str) -> Path:
     target = Path(target)
     return target / f"eval_{split}" if target.is_dir() else target.with_name(f"{target.stem}_eval_{split}")
@@ -296,6 +320,7 @@ def evaluate(
             f"the model was trained on crops cut with '{info['crop'].get('transform_version')}', "
             f"the dataset's were cut with '{data_crop['transform_version']}'"
         )
+    warnings = footprint_warnings(info, manifest)
     scores = score_split(predict, dataset_dir, split, max_datapoints, progress=progress)
     out_dir = Path(out_dir) if out_dir else default_out_dir(target, split)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -318,6 +343,7 @@ def evaluate(
         files.append("training_curves.png")
     metrics.update(
         split=split,
+        warnings=warnings,
         model=info,
         dataset=portable_path(dataset_dir),
         manifest_hash=dataset.manifest_hash(dataset_dir),
@@ -356,6 +382,8 @@ def run_cli(args: argparse.Namespace) -> int:
         f"precision {fmt(metrics['precision'])}, recall {fmt(metrics['recall'])}, AUC {fmt(metrics['auc'])}, "
         f"ECE {fmt(metrics['ece'])}; written to {out}"
     )
+    for warning in metrics["warnings"]:
+        print(f"dexnet evaluate: warning: {warning}", file=sys.stderr)
     for field_name, groups in metrics.get("groups", {}).items():
         for name, group in groups.items():
             print(
