@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import threading
@@ -36,11 +37,15 @@ def test_finished_goals_do_not_keep_their_depth_images(ros, heuristic_model_path
     for _ in range(10):  # warm-up: the allocator settles (its heap grows to hold a few images in flight)
         _, result = client.send(goal)  # accepted, then fails fast (unknown frame) after the server has the image
         assert result.status == R.INVALID_INPUT
+    gc.collect()
     before = rss_mb()
     for _ in range(30):  # kept until result_timeout, they grew RSS by 17 MB per goal (measured: +380 MB for 20)
         _, result = client.send(goal)
         assert result.status == R.INVALID_INPUT
-    assert rss_mb() - before < 150  # allocator arenas of the executor threads may each hold an image or two
+    gc.collect()
+    # Kept goals grow RSS by about 510 MB here; without them the allocator arenas of the executor threads may still
+    # hold an image or two each, and more under heavy load (+214 MB was seen once on a machine at load 16).
+    assert rss_mb() - before < 255
 
 
 def refuse_outputs(*_args, **_kwargs):
