@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from dexnet import __version__, dataset
-from dexnet.scenes import SKIP_SUFFIX, generate_heap, generate_object
+from dexnet.scenes import DONE_SUFFIX, SKIP_SUFFIX, generate_heap, generate_object
 from dexnet.scenes import project_grasps as project_grasps  # re-exported for the sim benchmarks
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.crop import CROP_TRANSFORM_VERSION, CropSpec
@@ -143,7 +143,10 @@ def recorded_entry(record_id: int, name: str, split: str, shard: str, out_dir: P
     skip_path = shard_path.with_suffix(SKIP_SUFFIX)
     if skip_path.is_file():
         return json.loads(skip_path.read_text())
-    if shard_path.is_file():
+    done_path = shard_path.with_suffix(DONE_SUFFIX)
+    if shard_path.is_file() and done_path.is_file():
+        return json.loads(done_path.read_text())
+    if shard_path.is_file():  # killed between the shard and its entry: what the shard itself says
         data = dataset.read_shard(shard_path, ("robust_eq", "collision", "gripper_depth"))
         depths = data["gripper_depth"]
         return {"id": record_id, "name": name, "split": split, "kind": kind, "status": "done", "shard": shard,

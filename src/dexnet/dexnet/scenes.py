@@ -23,6 +23,7 @@ from gqcnn_core.depth import inpaint, missing
 from gqcnn_core.sensor import SENSOR_PRESETS, apply_sensor
 
 SKIP_SUFFIX = ".skip.json"
+DONE_SUFFIX = ".json"  # a finished scene's manifest entry beside its shard, so --resume keeps every field
 OBJECT_CACHE_DIR = "objects"
 SINGLE, HEAP = 0, 1  # scene_kind values
 
@@ -107,14 +108,20 @@ def image_datapoints(
     }
 
 
-def _finish(rows: list[dict], spec, shard_path: Path) -> tuple[int, int, list[float]]:
+def _finish(rows: list[dict], spec, shard_path: Path, entry: dict) -> dict:
+    """Write the scene's entry, then its shard (a shard on disk always has its entry); return the entry."""
     arrays = ({key: np.concatenate([r[key] for r in rows]) for key in dataset.FIELDS} if rows
               else dataset.empty_shard(spec.out_size))
-    count = dataset.write_shard(shard_path, arrays)
-    positives = int(dataset.labels(arrays["robust_eq"], arrays["collision"]).sum())
-    depth_range = ([round(float(arrays["gripper_depth"].min()), 4), round(float(arrays["gripper_depth"].max()), 4)]
-                   if count else [])
-    return count, positives, depth_range
+    count = len(arrays["crops"])
+    entry = entry | {
+        "status": "done", "count": count,
+        "positives": int(dataset.labels(arrays["robust_eq"], arrays["collision"]).sum()),
+        "gripper_depth_range": ([round(float(arrays["gripper_depth"].min()), 4),
+                                 round(float(arrays["gripper_depth"].max()), 4)] if count else [])}
+    text = json.dumps({k: v for k, v in entry.items() if k != "seconds"}).encode()
+    dataset.atomic_write_bytes(shard_path.with_suffix(DONE_SUFFIX), lambda f: f.write(text))
+    dataset.write_shard(shard_path, arrays)
+    return entry
 
 
 def _skip(entry: dict, shard_path: Path, reason: str) -> dict:
@@ -183,10 +190,9 @@ def generate_object(obj, config, gripper_path: str, out_dir: str) -> dict:
                                    on_table.axes[keep] @ planar[:3, :3].T, on_table.widths[keep], columns, config, rng)
             if row is not None:
                 rows.append(row)
-    count, positives, depth_range = _finish(rows, config.crop_spec, shard_path)
-    return entry | {"status": "done", "shard": dataset.shard_name(obj.id), "count": count, "positives": positives,
-                    "grasps": len(grasps), "stable_poses": len(poses), "gripper_depth_range": depth_range,
-                    "seconds": round(time.perf_counter() - start, 2)}
+    entry |= {"shard": dataset.shard_name(obj.id), "grasps": len(grasps), "stable_poses": len(poses),
+              "seconds": round(time.perf_counter() - start, 2)}
+    return _finish(rows, config.crop_spec, shard_path, entry)
 
 
 def generate_heap(plan, config, gripper_path: str, out_dir: str) -> dict:
@@ -238,7 +244,5 @@ def generate_heap(plan, config, gripper_path: str, out_dir: str) -> dict:
                                columns | {"image_id": np.full(n, k)}, config, rng)
         if row is not None:
             rows.append(row)
-    count, positives, depth_range = _finish(rows, config.crop_spec, shard_path)
-    return entry | {"status": "done", "shard": dataset.heap_shard_name(plan.id), "count": count,
-                    "positives": positives, "grasps": n, "gripper_depth_range": depth_range,
-                    "seconds": round(time.perf_counter() - start, 2)}
+    entry |= {"shard": dataset.heap_shard_name(plan.id), "grasps": n, "seconds": round(time.perf_counter() - start, 2)}
+    return _finish(rows, config.crop_spec, shard_path, entry)
