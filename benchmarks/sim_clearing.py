@@ -36,6 +36,7 @@ from benchmarks.sim_common import (
     RESULTS,
     failure_gallery,
     failure_view,
+    file_digest,
     load_benchmark_object,
     parse_sim_overrides,
     perceived_mask,
@@ -322,9 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pool = [o for o in select_objects(OBJECT_POOL) if o["set"] == "novel"]
     protocol = {"preset": args.preset, "sim_overrides": overrides, "methods": args.methods, "census": args.census,
-                "model": str(args.model)}
+                "model_sha256": file_digest(args.model)}
     as_logged = json.loads(json.dumps(protocol))
-    jobs = [{**protocol, "size": size, "heap": h, "seed": trial_seed(f"heap{size}", h),
+    jobs = [{**protocol, "model": str(args.model), "size": size, "heap": h, "seed": trial_seed(f"heap{size}", h),
              "objects": heap_objects(pool, size, trial_seed(f"heap{size}", h))}
             for size in args.sizes for h in range(args.heaps)]
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,11 @@ def parse_sim_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file: a run log names the model by content, so a moved or reinstalled model still resumes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def trial_seed(name: str, trial: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{name}/{trial}".encode()).digest()[:4], "big")
 

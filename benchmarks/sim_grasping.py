@@ -38,6 +38,7 @@ from benchmarks.sim_common import (
     RESULTS,
     failure_gallery,
     failure_view,
+    file_digest,
     load_benchmark_object,
     observe,
     parse_sim_overrides,
@@ -258,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     log = args.out_dir / "sim_grasping_trials.jsonl"
     # A logged object is reused only if it ran under exactly this protocol.
     protocol = {"trials_requested": args.trials, "methods": args.methods, "preset": args.preset,
+                "model_sha256": file_digest(args.model),
                 "sim_overrides": overrides, "collision_check": not args.no_collision_check,
                 "keep_scale": args.keep_scale}
     as_logged = json.loads(json.dumps(protocol))  # tuples are lists in the log
