@@ -82,3 +82,21 @@ def test_format_1_shards_read_with_defaults(tmp_path):
     data = dataset.read_shard(tmp_path / "old.npz")
     assert dataset.check_shard(data) == 3
     assert np.all(data["heap_id"] == -1) and np.all(data["sensor_preset"] == 0)
+
+
+def test_a_grasp_under_a_neighbour_collides_in_the_heap_but_not_alone():
+    from dexnet.collision import grasps_collide
+    from gqcnn_core.gripper import load_gripper
+    from gqcnn_core.paths import DEFAULT_GRIPPER_FILE
+
+    gripper = load_gripper(DEFAULT_GRIPPER_FILE)
+    bottom = trimesh.creation.box((0.03, 0.12, 0.03))
+    top = trimesh.creation.box((0.03, 0.03, 0.03))
+    poses = [_at(0.0, 0.0, 0.015), _at(0.0, 0.0, 0.045)]  # a cube lying on the middle of a bar
+    grasp_center, axis = np.array([[0.0, 0.0, 0.015]]), np.array([[1.0, 0.0, 0.0]])  # across the bar, mid-height
+    alone = grasps_collide(bottom.copy().apply_transform(poses[0]), grasp_center, axis, gripper)
+    assert not alone[0]
+    heap = heap_mesh([bottom, top], poses)
+    assert grasps_collide(heap, grasp_center, axis, gripper)[0]  # the fingers come down onto the cube
+    assert not grasps_collide(heap, np.array([[0.0, 0.045, 0.015]]), axis, gripper)[0]  # beside the cube: free
+    assert not grasps_collide(heap, np.array([[0.0, 0.0, 0.045]]), axis, gripper)[0]  # the cube itself: free
