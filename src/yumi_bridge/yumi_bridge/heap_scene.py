@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gqcnn_core.camera import CameraIntrinsics
-from gqcnn_core.frames import CameraExtrinsics, pose_matrix
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.render import ObjectRenderer, pixel_rays
-from yumi_bridge.sim_settings import sensed_depth
+from yumi_bridge.scene_view import SceneView
 
 
 @dataclass(frozen=True)
-class HeapScene:
+class HeapScene(SceneView):
     """The heap as it lies now and what the camera sees of it. World frame = YuMi base frame."""
 
     seed: int
@@ -38,19 +37,6 @@ class HeapScene:
     def objects(self) -> list[int]:
         """Indices of the objects still in the heap."""
         return sorted(self.world_objects)
-
-    def extrinsics(self) -> CameraExtrinsics:
-        """The camera pose the robot believes (true pose times the registration error), for motion planning."""
-        believed = self.world_camera @ self.registration_error
-        return CameraExtrinsics(believed, True, "world", self.camera.frame_id, "simulated camera")
-
-    def grasp_pose(self, grasp: Grasp2D) -> np.ndarray:
-        """Pose (camera optical frame) of a grasp planned in this scene's depth image."""
-        return pose_matrix(*grasp.pose(self.camera))
-
-    def sensed(self, sensor: str, rng: np.random.Generator) -> np.ndarray:
-        """The depth image as the sensor model `sensor` gives it (0: no return); see sim_settings.sensed_depth."""
-        return sensed_depth(self.depth, self.camera, sensor, rng)
 
     def object_at(self, grasp: Grasp2D) -> int | None:
         """The object a grasp in this image aims at: the most frequent label on the segment between its jaw

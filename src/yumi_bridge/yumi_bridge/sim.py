@@ -23,14 +23,15 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from gqcnn_core.camera import CameraIntrinsics
-from gqcnn_core.frames import CameraExtrinsics, pose_matrix
+from gqcnn_core.frames import CameraExtrinsics
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
 from gqcnn_core.render import OBJECT_PLANAR_RANGE, ObjectRenderer, sample_camera_pose
 from yumi_bridge.coacd_cache import convex_parts
 from yumi_bridge.mjcf import object_body
 from yumi_bridge.motion import ExecutionOutcome, MotionConfig, MotionPlan, plan_grasp_motion
-from yumi_bridge.sim_settings import Conditions, SimSettings, draw_conditions, registration_error, sensed_depth
+from yumi_bridge.scene_view import SceneView
+from yumi_bridge.sim_settings import Conditions, SimSettings, draw_conditions, registration_error
 from yumi_bridge.trial import Trial
 from yumi_bridge.world import World
 
@@ -38,7 +39,7 @@ __all__ = ["GraspSimulator", "SimBackend", "SimScene", "SimSettings", "box_mesh"
 
 
 @dataclass(frozen=True)
-class SimScene:
+class SimScene(SceneView):
     """A settled object and what the camera sees of it. World frame = YuMi base frame."""
 
     world_object: np.ndarray  # 4x4 pose of the mesh frame
@@ -49,20 +50,6 @@ class SimScene:
     registration_error: np.ndarray = field(default_factory=lambda: np.eye(4))  # camera frame, 4x4
     finger_friction: float = 0.8  # the scene's physical conditions (drawn per scene under the paper preset)
     object_density: float = 400.0  # kg/m^3
-
-    def extrinsics(self) -> CameraExtrinsics:
-        """The camera pose the robot believes (the true one times the registration error), as calibrated extrinsics
-        for motion planning."""
-        believed = self.world_camera @ self.registration_error
-        return CameraExtrinsics(believed, True, "world", self.camera.frame_id, "simulated camera")
-
-    def grasp_pose(self, grasp: Grasp2D) -> np.ndarray:
-        """Pose (camera optical frame) of a grasp planned in this scene's depth image."""
-        return pose_matrix(*grasp.pose(self.camera))
-
-    def sensed(self, sensor: str, rng: np.random.Generator) -> np.ndarray:
-        """The depth image as the sensor model `sensor` gives it (0: no return); see sim_settings.sensed_depth."""
-        return sensed_depth(self.depth, self.camera, sensor, rng)
 
 
 class GraspSimulator:
