@@ -46,7 +46,21 @@ def test_a_given_argument_overrides_the_params_file():
     specs = by_name(full_stack_nodes(**parse_arguments({"policy": "ranking", "backend": "rws"}, FULL_STACK_ARGUMENTS)))
     assert specs["gqcnn_planner"].overrides == (("policy", "ranking"),)
     assert specs["yumi_bridge"].overrides == (("backend", "rws"),)
+    assert "camera_tf_publisher" in specs  # a real robot: the extrinsics file is the camera's TF
     assert "-p" in specs["gqcnn_planner"].ros_args() and 'policy:="ranking"' in specs["gqcnn_planner"].ros_args()
+
+
+def test_camera_tf_node_only_with_the_rws_backend_the_sim_publishes_its_own_camera_pose(tmp_path):
+    def started(values):
+        return set(by_name(full_stack_nodes(**parse_arguments(values, FULL_STACK_ARGUMENTS))))
+
+    assert "camera_tf_publisher" not in started({})  # the bridge params file's backend: sim
+    assert "camera_tf_publisher" not in started({"backend": "sim"})
+    assert "camera_tf_publisher" in started({"backend": "rws"})
+    assert "camera_tf_publisher" not in started({"backend": "rws", "publish_tf": "false"})
+    rws_file = tmp_path / "bridge.yaml"
+    rws_file.write_text("/yumi_bridge:\n  ros__parameters:\n    backend: rws\n")
+    assert "camera_tf_publisher" in started({"bridge_params_file": str(rws_file)})
 
 
 def test_camera_presets_and_explicit_topics():
@@ -111,7 +125,7 @@ def test_full_stack_nodes_start_with_the_launch_command_lines_and_get_their_para
     # The bridge params file's backend (sim) with its default scene; the planner's policy given as an argument.
     specs = full_stack_nodes(**parse_arguments({"policy": "ranking", "camera": "realsense_ros"}, FULL_STACK_ARGUMENTS))
     nodes = {spec.name: ros.add(start_in_process(spec, context=ros.context)) for spec in specs}
-    assert set(nodes) == {"camera_tf_publisher", "gqcnn_perception", "gqcnn_planner", "yumi_bridge"}
+    assert set(nodes) == {"gqcnn_perception", "gqcnn_planner", "yumi_bridge"}  # sim: no camera_tf_node
     for spec in specs:
         node = nodes[spec.name]
         assert (node.get_name(), node.get_namespace()) == (spec.name, "/")

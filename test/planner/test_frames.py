@@ -63,3 +63,35 @@ def test_target_frame_returns_the_grasp_and_candidates_in_the_base_frame(ros, sc
 
     _, result = client.send(goal_for(scene, target_frame="no_such_frame"))
     assert result.status == R.INVALID_INPUT and "no_such_frame" in result.message
+
+
+def test_target_frame_follows_the_camera_transform_on_tf_static_over_the_file(ros, scene, heuristic_model_path):
+    """Without tf2_ros the planner listens to /tf_static itself: whoever publishes the camera pose there (the sim's
+    execute node, camera_tf_node) decides the answer; the extrinsics file is only the fallback."""
+    from test_planner_node import Client, goal_for
+
+    from gqcnn_core.frames import CameraExtrinsics, pose_matrix
+    from gqcnn_planner.camera_tf_node import static_tf_message
+    from gqcnn_planner.frames import tf2_ros
+
+    if tf2_ros is not None:
+        pytest.skip("with tf2_ros the planner resolves frames through tf2")
+    from_file = load_extrinsics(DEFAULT_EXTRINSICS_FILE)
+    published = pose_matrix([0.55, -0.10, 0.80], [1.0, 0.0, 0.0, 0.0])  # elsewhere than the file says
+    assert not np.allclose(published, from_file.base_camera)
+    publisher_node = ros.add(Node("simulated_camera_tf", context=ros.context))
+    publisher = publisher_node.create_publisher(TFMessage, "/tf_static", STATIC_TF_QOS)
+    publisher.publish(static_tf_message(CameraExtrinsics(published, True, from_file.base_frame,
+                                                         from_file.camera_frame)))
+    client = Client(ros, heuristic_model_path)  # joins later: the latched message still reaches it
+    deadline = time.monotonic() + 10.0
+    while client.server.frames.source != "/tf_static" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.server.frames.source == "/tf_static"
+
+    _, result = client.send(goal_for(scene, target_frame=from_file.base_frame))
+    assert result.status == R.SUCCESS, result.message
+    np.testing.assert_allclose(msg_to_pose(result.grasp_pose.pose), published @ msg_to_pose(result.grasp.pose.pose),
+                               atol=1e-6)
+    assert not np.allclose(msg_to_pose(result.grasp_pose.pose),
+                           from_file.base_camera @ msg_to_pose(result.grasp.pose.pose), atol=1e-3)

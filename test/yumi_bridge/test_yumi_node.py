@@ -23,9 +23,11 @@ from yumi_scenes import NODE_BOX, grasp_across_short_side
 from dexnet_msgs.action import ExecuteGrasp
 from dexnet_msgs.msg import Grasp
 from gqcnn_core.paths import DEFAULT_GRIPPER_FILE
+from gqcnn_planner.camera_tf_node import STATIC_TF_QOS
 from gqcnn_planner.node_settings import SettingsError
-from gqcnn_planner.ros_conversions import grasp_to_msg, image_to_depth
-from yumi_bridge.execute_grasp_node import ExecuteGraspNode
+from gqcnn_planner.ros_conversions import grasp_to_msg, image_to_depth, transform_to_matrix
+from tf2_msgs.msg import TFMessage
+from yumi_bridge.execute_grasp_node import SIM_BASE_FRAME, ExecuteGraspNode
 
 Result = ExecuteGrasp.Result
 EXTENTS = NODE_BOX
@@ -166,17 +168,31 @@ def test_cancel_during_the_approach(ros, box_file):
     assert time.monotonic() - started < 5.0
 
 
-def test_new_scene_drops_the_object_again(ros, box_file):
+def test_new_scene_drops_the_object_again_and_latches_its_camera_pose_on_tf_static(ros, box_file):
     node, client_node, _ = start(ros, backend="sim", sim_mesh_file=box_file, sim_seed=3)
     assert "below this are refused" in node.describe_parameter("min_q").description
     assert node.describe_parameter("sim_seed").description.endswith("[read-only]")  # every parameter says what
     assert not node.has_parameter("rws_password")  # only the selected backend's parameters are declared
-    before = node.backend.scene.world_object.copy()
+    transforms, received = [], threading.Semaphore(0)
+    client_node.create_subscription(  # joins after the first scene's message: transient local still delivers it
+        TFMessage, "/tf_static", lambda m: (transforms.extend(m.transforms), received.release()), STATIC_TF_QOS
+    )
+    assert received.acquire(timeout=10.0)
+    first = node.backend.scene
+    (transform,) = transforms
+    assert (transform.header.frame_id, transform.child_frame_id) == (SIM_BASE_FRAME, first.camera.frame_id)
+    assert (SIM_BASE_FRAME, first.camera.frame_id) == ("yumi_base_link", "camera_depth_optical_frame")  # the TF node's
+    np.testing.assert_allclose(transform_to_matrix(transform.transform), first.world_camera, atol=1e-9)
+
     service = client_node.create_client(Trigger, "/yumi_bridge/sim/new_scene")
     assert service.wait_for_service(timeout_sec=10.0)
     answer = ros.wait(service.call_async(Trigger.Request()), 60.0)  # a drop and settle: seconds on a busy CPU
     assert answer.success and answer.message.startswith("seed 4")
-    assert not np.array_equal(node.backend.scene.world_object, before)
+    assert not np.array_equal(node.backend.scene.world_object, first.world_object)
+    assert received.acquire(timeout=10.0)  # the new scene's camera, latched again
+    second = node.backend.scene
+    assert not np.allclose(second.world_camera, first.world_camera)  # the sim samples a camera pose per scene
+    np.testing.assert_allclose(transform_to_matrix(transforms[-1].transform), second.world_camera, atol=1e-9)
 
 
 def test_auto_mode_executes_published_grasps(ros, box_file):

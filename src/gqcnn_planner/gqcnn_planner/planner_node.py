@@ -94,7 +94,8 @@ class PlannerSettings:
                                  f"({REALSENSE_ROS_TOPICS[0]}, {REALSENSE_ROS_TOPICS[1]}) instead of depth_topic and "
                                  "camera_info_topic", choices=CAMERA_PRESETS)
     extrinsics_file: str = setting("", "camera extrinsics YAML for goals with a target_frame when tf2 is not "
-                                   "available (empty: config/camera_extrinsics.yaml)")
+                                   "available and /tf_static brought no transform between the frames asked "
+                                   "(empty: config/camera_extrinsics.yaml)")
 
     def camera_topics(self) -> tuple[str, str]:
         return camera_topics(self.camera_preset, self.depth_topic, self.camera_info_topic)

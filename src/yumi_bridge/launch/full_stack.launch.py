@@ -6,8 +6,9 @@
     ros2 run yumi_bridge pick --ros-args -p policy:=cem                      # then: plan one grasp and execute it
 
 With the sim backend the simulated scene's depth stream is remapped onto the camera topics, so leave realsense
-off. Arguments left at their default ("") leave the params files' values alone. The nodes and their parameters
-are described in yumi_bridge/launch_description.py, which the tests start in-process.
+off; it also latches its scene's camera pose on /tf_static, so camera_tf_node (the extrinsics file) is started
+only with rws. Arguments left at their default ("") leave the params files' values alone. The nodes and their
+parameters are described in yumi_bridge/launch_description.py, which the tests start in-process.
 """
 
 from launch import LaunchDescription

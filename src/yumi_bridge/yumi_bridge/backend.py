@@ -78,6 +78,7 @@ class RenderedScene(Protocol):
 
     depth: np.ndarray  # float32 metres (NaN: no return), camera.height x camera.width
     camera: CameraIntrinsics  # its frame_id is the camera frame of the extrinsics
+    world_camera: np.ndarray  # 4x4 true pose of the camera optical frame in the world (= YuMi base) frame
     seed: int
 
 

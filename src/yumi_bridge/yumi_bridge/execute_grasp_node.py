@@ -11,8 +11,10 @@ gripper (`gripper_file`, the same file the planner samples with) is one object s
 backend. A backend that renders its own scene (the sim, a backend.SceneSource) has its depth image published on
 ~/sim/depth (32FC1) and ~/sim/camera_info, latched and again at sim_camera_rate as a camera driver streams (a
 best-effort, volatile subscriber such as the planner's only sees frames sent after it joined); remap them onto the
-planner's depth topics to plan on the scene. ~/sim/new_scene (std_srvs/Trigger) drops the object again with the
-next seed.
+planner's depth topics to plan on the scene. The scene's true camera pose is latched on /tf_static (base frame
+yumi_base_link, the sim's world, -> the camera optical frame; camera_tf_node's frames and QoS) with every scene, so
+RViz and the planner's target_frame follow the simulated camera (the full-stack launch starts no camera_tf_node
+with the sim). ~/sim/new_scene (std_srvs/Trigger) drops the object again with the next seed.
 
 Auto mode: with auto_grasp_topic set, every dexnet_msgs/Grasp published there is executed like a goal with the
 default arm (dropped with a warning while busy); results are logged.
@@ -40,16 +42,20 @@ from std_srvs.srv import Trigger
 
 from dexnet_msgs.action import ExecuteGrasp
 from dexnet_msgs.msg import Grasp
+from gqcnn_core.frames import CameraExtrinsics
 from gqcnn_core.gripper import Gripper, load_gripper
 from gqcnn_core.paths import DEFAULT_GRIPPER_FILE
+from gqcnn_planner.camera_tf_node import STATIC_TF_QOS, static_tf_message
 from gqcnn_planner.node_settings import NodeStartError, SettingsError, declare_settings, run_node, setting
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
+from tf2_msgs.msg import TFMessage
 from yumi_bridge.backend import BACKENDS, Backend, RobotError, SceneSource, backend_class, create_backend
 from yumi_bridge.motion import GraspRefusedError, MotionConfig, camera_grasp_from_pose, plan_grasp_motion
 from yumi_bridge.safety_checks import check_input
 
 Result = ExecuteGrasp.Result
 NODE_NAME = "yumi_bridge"  # the ROS node name (parameter files, topics) stays what it always was
+SIM_BASE_FRAME = CameraExtrinsics().base_frame  # the sim's world frame is the YuMi base frame: camera_tf_node's parent
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class ExecuteGraspNode(Node):
         )
         self.depth_pub = self.create_publisher(Image, "~/sim/depth", latched)
         self.info_pub = self.create_publisher(CameraInfo, "~/sim/camera_info", latched)
+        self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", STATIC_TF_QOS)
         self.create_service(Trigger, "~/sim/new_scene", self._on_new_scene, callback_group=self._group)
         self._encode_scene(source.scene)
         if self.settings.sim_camera_rate > 0:
@@ -140,6 +147,13 @@ class ExecuteGraspNode(Node):
             self._camera_msgs = (depth_to_image(scene.depth, "32FC1"), intrinsics_to_camera_info(scene.camera))
             self._camera_frame = scene.camera.frame_id
         self._publish_camera()
+        self._publish_camera_pose(scene)
+
+    def _publish_camera_pose(self, scene: Any) -> None:
+        """Latch the scene's true camera pose (not the believed one plans use: RViz should show the scene as it is,
+        and a grasp answered in the base frame is where the object really is)."""
+        true_pose = CameraExtrinsics(scene.world_camera, True, SIM_BASE_FRAME, scene.camera.frame_id, "sim scene")
+        self.tf_static_pub.publish(static_tf_message(true_pose, self.get_clock().now().to_msg()))
 
     def _publish_camera(self) -> None:
         with self._camera_lock:
