@@ -253,7 +253,8 @@ class PlannerNode(Node):
 
         config = settings.policy_config(self.gripper)
         planned = plan(goal.policy or settings.policy, depth, camera, self.model, self.rng, mask, roi,
-                       goal.num_candidates or None, config, feedback, lambda: goal_handle.is_cancel_requested)
+                       num_candidates=goal.num_candidates or None, config=config, progress=feedback,
+                       should_cancel=lambda: goal_handle.is_cancel_requested)
         result.status = STATUS["SUCCESS"]
         result.grasp = grasp_to_msg(planned.grasp, planned.q_value, camera, header, planned.segment_id)
         result.candidates = [grasp_to_msg(planned.candidates.grasp(i), planned.q_values[i], camera, header,

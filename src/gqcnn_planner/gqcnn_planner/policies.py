@@ -190,6 +190,7 @@ def plan(
     rng: np.random.Generator,
     mask: np.ndarray | None = None,
     roi: tuple[int, int, int, int] | None = None,
+    *,
     num_candidates: int | None = None,
     config: PolicyConfig = PolicyConfig(),
     progress: Progress | None = None,
