@@ -109,7 +109,16 @@ class PickClient(Node):
         return outcome
 
 
+def _interrupt_once(_signum: int, _frame: Any) -> None:
+    # A Ctrl-C sent to the whole process group (a terminal, a supervisor, CI) arrives twice: the first interrupts,
+    # any later one is ignored, so it cannot land in the clean-up (a half-run shutdown left the spin thread running
+    # and the process hanging).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(args: list[str] | None = None) -> int:
+    signal.signal(signal.SIGINT, _interrupt_once)  # before rclpy.init, whose signal handler chains to it
     try:
         outcome, code = _run(args)
     except KeyboardInterrupt:  # Ctrl-C before any goal was sent (starting up, waiting for the servers)
@@ -130,9 +139,6 @@ def _run(args: list[str] | None) -> tuple[PickOutcome, int]:
             outcome = client.pick(ros)
         except KeyboardInterrupt:  # send_goal has canceled the running goal
             outcome = PickOutcome("interrupted", False, "interrupted; the running goal was canceled")
-        finally:
-            # A Ctrl-C sent to the whole process group may arrive twice: the second must not break the clean-up.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         return outcome, EXIT_OK if outcome.success else EXIT_FAILED
 
 
