@@ -157,3 +157,21 @@ def test_resume_with_fewer_objects_rebuilds_heaps_whose_objects_changed(one_work
         assert set(heap["objects"]) <= kept
         rows = dataset.read_shard(out / heap["shard"], ("object_id",))
         assert set(rows["object_id"].tolist()) <= set(heap["objects"])
+
+
+def test_split_option_generates_only_that_splits_objects(mesh_dir, tmp_path):
+    out = tmp_path / "ds"
+    config_file = tmp_path / "v1.yaml"
+    config_file.write_text(yaml.safe_dump(SMALL | {"heaps_per_object": 0, "scale": "fixed",
+                                                   "camera_poses": "dexnet2", "sensor_presets": ["ideal"]}))
+    objects = list_objects(False, mesh_dir, None)
+    split = objects[0].split
+    args = ["generate", "--out", str(out), "--no-pybullet", "--mesh-dir", str(mesh_dir), "--config", str(config_file),
+            "--workers", "1", "--split", split]
+    assert dexnet_main(args) == 0
+    manifest = dataset.load_manifest(out)
+    assert {o["name"] for o in manifest["objects"]} == {o.name for o in objects if o.split == split}
+    assert {o["id"] for o in manifest["objects"]} <= {o.id for o in objects}  # ids as in the full list
+    assert manifest["config"]["sensor_presets"] == ["ideal"] and manifest["counts"]["by_kind"]["heap"]["scenes"] == 0
+    for data in shards(out).values():
+        assert np.all(data["sensor_preset"] == 0) and np.all(data["scene_kind"] == 0)

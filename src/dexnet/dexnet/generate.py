@@ -375,6 +375,8 @@ def run_cli(args: argparse.Namespace) -> int:
     if not Path(args.gripper).is_file():
         raise FileNotFoundError(f"gripper file {args.gripper} does not exist")
     objects = list_objects(not args.no_pybullet, args.mesh_dir, args.max_objects)
+    if args.split:  # e.g. a test set of another distribution for the same held-out objects
+        objects = [obj for obj in objects if obj.split == args.split]
     manifest = generate(Path(args.out), config, objects, str(args.gripper), args.workers, args.scheduler,
                         args.resume)
     run = manifest.pop("_run")
@@ -394,6 +396,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mesh-dir", type=Path, help="also use the .obj/.stl/.ply meshes in this directory")
     p.add_argument("--no-pybullet", action="store_true", help="do not use pybullet_data/random_urdfs")
     p.add_argument("--max-objects", type=int, help="use only the first N objects")
+    p.add_argument("--split", choices=dataset.SPLITS, help="only the objects of this split (ids and split unchanged)")
     p.add_argument("--seed", type=int)
     p.add_argument("--images-per-pose", type=int)
     p.add_argument("--max-grasps", type=int)
