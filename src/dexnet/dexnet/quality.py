@@ -9,17 +9,13 @@ unit jaw force, torques about the centre of mass.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import trimesh
 from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.transform import Rotation
 
+from dexnet.grasps3d import Grasps3D
 from gqcnn_core.gripper import Gripper
-
-if TYPE_CHECKING:
-    from dexnet.antipodal import Grasps3D
 
 NUM_CONE_FACES = 8
 # Dex-Net's robust_ferrari_canny config sets torque_scaling: 1000.0 (BerkeleyAutomation/dex-net
