@@ -27,8 +27,8 @@ from tqdm import tqdm
 
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_core.camera import CameraIntrinsics
-from gqcnn_planner.background_executor import BackgroundExecutor
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
+from gqcnn_planner.ros_thread import RosThread
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_MB = 20.0
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     samples: list[tuple[int, float]] = []
     statuses: dict[int, int] = {}
     try:
-        with BackgroundExecutor(args=[]) as ros:
+        with RosThread(args=[]) as ros:
             node = ros.add(Node("planner_memory_client", context=ros.context))
             client = ActionClient(node, PlanGrasp, "plan_grasp")
             if not client.wait_for_server(timeout_sec=60.0):

@@ -94,13 +94,13 @@ def through_action_server(model_path: str, scenes: list[dict], policies: list[st
     from rclpy.parameter import Parameter
 
     from dexnet_msgs.action import PlanGrasp
-    from gqcnn_planner.background_executor import BackgroundExecutor
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info, mask_to_image
+    from gqcnn_planner.ros_thread import RosThread
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     results = {}
-    with BackgroundExecutor() as ros:
+    with RosThread() as ros:
         ros.add(PlannerNode(context=ros.context, parameter_overrides=[Parameter("model_path", value=model_path)]))
         client_node = ros.add(Node("planning_time_benchmark", context=ros.context))
         client = ActionClient(client_node, PlanGrasp, "plan_grasp")

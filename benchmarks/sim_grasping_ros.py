@@ -30,9 +30,9 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     from dexnet.mesh import MeshError
     from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
     from gqcnn_core.gripper import load_gripper
-    from gqcnn_planner.background_executor import BackgroundExecutor
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
+    from gqcnn_planner.ros_thread import RosThread
     from yumi_bridge.execute_grasp_node import ExecuteGraspNode
 
     refusals = {getattr(ExecuteGrasp.Result, n): f"refused_{n.lower()}"
@@ -40,7 +40,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     records = []
     mesh_dir = RESULTS.parent / ".cache_meshes"
     mesh_dir.mkdir(exist_ok=True)
-    with BackgroundExecutor() as ros:
+    with RosThread() as ros:
         ros.add(PlannerNode(context=ros.context, parameter_overrides=[
             Parameter("model_path", value=model), Parameter("gripper_file", value=str(DEFAULT_GRIPPER))]))
         client_node = ros.add(Node("sim_grasping_benchmark", context=ros.context))

@@ -31,10 +31,10 @@ def main() -> int:
     from dexnet_msgs.action import PlanGrasp
     from gqcnn_core.model import GQCNN, ModelError
     from gqcnn_core.paths import default_model_path
-    from gqcnn_planner.background_executor import BackgroundExecutor
     from gqcnn_planner.launch_description import parse_arguments, start_in_process
     from gqcnn_planner.overlay import draw_grasps
     from gqcnn_planner.ros_conversions import grasp_msg_summary, msg_to_grasp
+    from gqcnn_planner.ros_thread import RosThread
     from gqcnn_planner.sampling import GraspCandidates
     from yumi_bridge.execute_grasp_node import ExecuteGraspNode
     from yumi_bridge.launch_description import FULL_STACK_ARGUMENTS, full_stack_nodes
@@ -47,7 +47,7 @@ def main() -> int:
         print(f"demo: cannot plan without a trained GQ-CNN: {err}", file=sys.stderr)
         return 1
 
-    with BackgroundExecutor() as ros:
+    with RosThread() as ros:
         # The launch file's defaults: no launch argument given.
         specs = full_stack_nodes(**parse_arguments({}, FULL_STACK_ARGUMENTS))
         nodes = [ros.add(start_in_process(spec, context=ros.context)) for spec in specs]

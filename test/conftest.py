@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from gqcnn_planner.background_executor import BackgroundExecutor
+    from gqcnn_planner.ros_thread import RosThread
 
 # Keep test traffic on this machine and away from other runs (each pytest process picks its own domain).
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 100)))
@@ -18,8 +18,8 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
 @pytest.fixture
-def ros() -> Iterator[BackgroundExecutor]:
-    from gqcnn_planner.background_executor import BackgroundExecutor
+def ros() -> Iterator[RosThread]:
+    from gqcnn_planner.ros_thread import RosThread
 
-    with BackgroundExecutor() as harness:
+    with RosThread() as harness:
         yield harness

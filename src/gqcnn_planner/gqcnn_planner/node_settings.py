@@ -60,7 +60,7 @@ from gqcnn_core.settings import (  # noqa: F401  (setting, make_settings, ... ar
     setting_fields,
     spec_of,
 )
-from gqcnn_planner.background_executor import finish_callbacks
+from gqcnn_planner.ros_thread import finish_callbacks
 
 T = TypeVar("T")
 

@@ -20,9 +20,9 @@ from rclpy.action import ActionClient
 from rclpy.node import Node
 
 from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
-from gqcnn_planner.background_executor import BackgroundExecutor, GoalRejectedError
 from gqcnn_planner.node_settings import EXIT_BAD_SETTINGS, SettingsError, declare_settings, setting
 from gqcnn_planner.ros_conversions import grasp_msg_summary
+from gqcnn_planner.ros_thread import GoalRejectedError, RosThread
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -53,7 +53,7 @@ class PickOutcome:
 
 
 class PickClient(Node):
-    """Action clients for plan_grasp and execute_grasp; spin it in a BackgroundExecutor and call pick()."""
+    """Action clients for plan_grasp and execute_grasp; spin it in a RosThread and call pick()."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pick", **kwargs)
@@ -70,18 +70,18 @@ class PickClient(Node):
                    if not client.wait_for_server(timeout_sec=self.settings.server_timeout)]
         return "" if not missing else f"no action server for {', '.join(missing)}"
 
-    def plan(self, ros: BackgroundExecutor, policy: str | None = None) -> PlanGrasp.Result:
+    def plan(self, ros: RosThread, policy: str | None = None) -> PlanGrasp.Result:
         """Raises TimeoutError or GoalRejectedError; a timed-out goal is canceled."""
         goal = PlanGrasp.Goal(policy=self.settings.policy if policy is None else policy)
         return ros.send_goal(self.plan_client, goal, self.settings.plan_timeout)
 
-    def execute(self, ros: BackgroundExecutor, grasp: Any, phases: list[str] | None = None) -> ExecuteGrasp.Result:
+    def execute(self, ros: RosThread, grasp: Any, phases: list[str] | None = None) -> ExecuteGrasp.Result:
         """Raises TimeoutError or GoalRejectedError; a timed-out goal is canceled (the robot stops)."""
         goal = ExecuteGrasp.Goal(grasp=grasp, arm=self.settings.arm, dry_run=self.settings.dry_run)
         on_feedback = None if phases is None else (lambda msg: phases.append(msg.feedback.phase))
         return ros.send_goal(self.execute_client, goal, self.settings.execute_timeout, on_feedback)
 
-    def pick(self, ros: BackgroundExecutor) -> PickOutcome:
+    def pick(self, ros: RosThread) -> PickOutcome:
         """Plan, then execute the planned grasp; never raises for a failed or timed-out step."""
         missing = self.wait_for_servers()
         if missing:
@@ -130,7 +130,7 @@ def main(args: list[str] | None = None) -> int:
 
 
 def _run(args: list[str] | None) -> tuple[PickOutcome, int]:
-    with BackgroundExecutor(args=args) as ros:
+    with RosThread(args=args) as ros:
         try:
             client = ros.add(PickClient(context=ros.context))
         except SettingsError as err:

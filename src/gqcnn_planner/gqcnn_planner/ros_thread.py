@@ -38,7 +38,7 @@ def _cancel_if_accepted(future: Any) -> None:
         handle.cancel_goal_async()
 
 
-class BackgroundExecutor:
+class RosThread:
     """An rclpy context with a multi-threaded executor spinning in a daemon thread; use as a context manager."""
 
     def __init__(self, num_threads: int = 4, args: list[str] | None = None) -> None:
@@ -103,7 +103,7 @@ class BackgroundExecutor:
         self.nodes.clear()
         rclpy.try_shutdown(context=self.context)
 
-    def __enter__(self) -> BackgroundExecutor:
+    def __enter__(self) -> RosThread:
         return self
 
     def __exit__(self, *exc: object) -> None:
