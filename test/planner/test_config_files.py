@@ -52,3 +52,20 @@ def test_realsense_section_reaches_the_node_in_the_camera_namespace(ros, tmp_pat
 
     node = ros.add(RealSenseNode(frame_source=no_frames, namespace="camera", context=ros.context, cli_args=args))
     assert_parameters(node, sections, "realsense_depth")
+
+
+def test_the_shipped_file_restates_only_the_nodes_defaults():
+    # The defaults are written once, in the settings dataclasses; the YAML file documents them for users to edit.
+    # A value here that differs from the node's default would be a second, silently winning default.
+    from gqcnn_core.settings import default_of, setting_fields
+    from gqcnn_planner.perception_node import PerceptionSettings
+    from gqcnn_planner.planner_node import PlannerSettings
+    from gqcnn_planner.realsense_node import RealSenseSettings
+
+    sections = yaml.safe_load(CONFIG.read_text())
+    for section, cls in (("gqcnn_planner", PlannerSettings), ("gqcnn_perception", PerceptionSettings),
+                         ("/**/realsense_depth", RealSenseSettings)):
+        defaults = {f.name: default_of(f) for f in setting_fields(cls)}
+        for name, value in sections[section]["ros__parameters"].items():
+            default = defaults[name]
+            assert (list(default) if isinstance(default, tuple) else default) == value, f"{section}.{name}"
