@@ -135,6 +135,16 @@ def test_textured_obj_with_uv_seams_loads_as_a_closed_volume(tmp_path):
     assert mesh.metadata["scale"] == 1.0
 
 
+def test_the_sim_loads_the_same_scan_as_a_closed_volume(tmp_path):
+    from yumi_bridge.sim import load_sim_mesh  # the simulator reads user meshes through the same welding reader
+
+    path = tmp_path / "scan.obj"
+    _textured_cube_obj(path, size=0.05)
+    mesh = load_sim_mesh(str(path))
+    assert mesh.is_volume
+    np.testing.assert_allclose(mesh.extents, [0.05, 0.05, 0.05], atol=1e-9)
+
+
 def test_keep_scale_refuses_meshes_too_large_for_the_table(tmp_path):
     box = export(trimesh.creation.box([0.1, 0.2, 0.4]), tmp_path / "big.stl")
     with pytest.raises(MeshError, match=r"too large.*as given"):

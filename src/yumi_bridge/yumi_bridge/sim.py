@@ -26,6 +26,7 @@ from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.frames import CameraExtrinsics
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
+from gqcnn_core.mesh_file import read_mesh_file
 from gqcnn_core.render import OBJECT_PLANAR_RANGE, ObjectRenderer, sample_camera_pose
 from yumi_bridge.coacd_cache import convex_parts
 from yumi_bridge.mjcf import object_body
@@ -195,12 +196,10 @@ def box_mesh(extents: tuple[float, float, float] = (0.035, 0.09, 0.05)) -> trime
 
 
 def load_sim_mesh(path: str) -> trimesh.Trimesh:
-    """A mesh file as a single closed trimesh (dexnet's loader is not used: it rescales objects)."""
+    """A mesh file in metres as a single trimesh, UV/normal seams welded (dexnet's loader is not used: it rescales
+    objects). Raises MeshFileError (a ValueError) naming the problem, FileNotFoundError for a missing file."""
     if not path:
         return box_mesh()
     if not Path(path).is_file():
         raise FileNotFoundError(f"sim mesh file not found: {path}")
-    mesh = trimesh.load(path, force="mesh")
-    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
-        raise ValueError(f"{path}: no triangles in the file")
-    return mesh
+    return read_mesh_file(path)
