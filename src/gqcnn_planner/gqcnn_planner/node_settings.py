@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.exceptions import ParameterException
 from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
@@ -163,6 +164,11 @@ def run_node(make_node: Callable[..., Node], args: list[str] | None = None, num_
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RCLError:
+        # rclpy's signal handler shuts the context down; an executor already inside its wait then fails with
+        # "context is not valid" instead of ExternalShutdownException (a race seen under load): a shutdown as well.
+        if rclpy.ok():
+            raise
     except SettingsError as err:
         logger.error(f"invalid parameter: {err}")
         code = EXIT_BAD_SETTINGS
