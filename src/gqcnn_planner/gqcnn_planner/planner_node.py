@@ -293,7 +293,7 @@ class PlannerNode(Node):
             if any(goal.camera_info.k):
                 info = goal.camera_info
             if info is None and self._wait_for_camera_info(self.settings.frame_timeout):
-                info = self.latest_frame()[1] if not any(goal.camera_info.k) else goal.camera_info
+                info = self.latest_frame()[1]  # a goal K would have been taken above
             if info is None:
                 raise NoImageError("no camera_info received for the latest depth image")
             mask_msg = goal.segmask if not is_empty_image(goal.segmask) else latest_mask
