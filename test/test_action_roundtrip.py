@@ -3,6 +3,7 @@
 import numpy as np
 from rclpy.action import ActionClient, ActionServer
 from rclpy.node import Node
+from ros_waits import DISCOVERY_TIMEOUT
 
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_core.camera import CameraIntrinsics
@@ -38,7 +39,7 @@ def test_plan_grasp_goal_round_trips_through_rclpy(ros):
     ros.add(NearestPointServer(context=ros.context))
     client_node = ros.add(Node("test_plan_grasp_client", context=ros.context))
     client = ActionClient(client_node, PlanGrasp, "plan_grasp")
-    assert client.wait_for_server(timeout_sec=10.0)
+    assert client.wait_for_server(timeout_sec=DISCOVERY_TIMEOUT)
 
     camera = CameraIntrinsics.primesense()
     depth = np.full(camera.shape, 0.7, dtype=np.float32)

@@ -12,6 +12,7 @@ import pytest
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
+from ros_waits import DISCOVERY_TIMEOUT
 
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_planner.node_settings import SettingsError
@@ -26,7 +27,7 @@ def set_parameters(ros, node_name: str, **values):
     """`ros2 param set` through the parameter service: the SetParameters results, one per value."""
     client_node = ros.add(Node(f"param_client_{time.monotonic_ns()}", context=ros.context))
     client = AsyncParameterClient(client_node, node_name)
-    assert client.wait_for_services(timeout_sec=10.0)
+    assert client.wait_for_services(timeout_sec=DISCOVERY_TIMEOUT)
     params = [Parameter(name, value=value) for name, value in values.items()]
     return ros.wait(client.set_parameters(params), 10.0).results
 

@@ -9,6 +9,7 @@ import numpy as np
 from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from ros_waits import DISCOVERY_TIMEOUT
 from sensor_msgs.msg import Image, RegionOfInterest
 from visualization_msgs.msg import MarkerArray
 
@@ -29,7 +30,7 @@ class Client:
         self.server = ros.add(PlannerNode(context=ros.context, parameter_overrides=overrides))
         self.node = ros.add(Node("plan_grasp_test_client", context=ros.context))
         self.action = ActionClient(self.node, PlanGrasp, "plan_grasp")
-        assert self.action.wait_for_server(timeout_sec=10.0)
+        assert self.action.wait_for_server(timeout_sec=DISCOVERY_TIMEOUT)
 
     def send(self, goal, feedback=None, timeout=30.0):
         handle = self.ros.wait(self.action.send_goal_async(goal, feedback_callback=feedback), timeout)

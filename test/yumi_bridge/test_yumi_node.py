@@ -16,6 +16,7 @@ from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from ros_waits import DISCOVERY_TIMEOUT
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 from yumi_scenes import NODE_BOX, grasp_across_short_side
@@ -38,7 +39,7 @@ def start(ros, **parameters):
     node = ros.add(ExecuteGraspNode(context=ros.context, parameter_overrides=overrides))
     client_node = ros.add(Node("test_execute_grasp_client", context=ros.context))
     client = ActionClient(client_node, ExecuteGrasp, "execute_grasp")
-    assert client.wait_for_server(timeout_sec=10.0)
+    assert client.wait_for_server(timeout_sec=DISCOVERY_TIMEOUT)
     return node, client_node, client
 
 
@@ -185,7 +186,7 @@ def test_new_scene_drops_the_object_again_and_latches_its_camera_pose_on_tf_stat
     np.testing.assert_allclose(transform_to_matrix(transform.transform), first.world_camera, atol=1e-9)
 
     service = client_node.create_client(Trigger, "/yumi_bridge/sim/new_scene")
-    assert service.wait_for_service(timeout_sec=10.0)
+    assert service.wait_for_service(timeout_sec=DISCOVERY_TIMEOUT)
     answer = ros.wait(service.call_async(Trigger.Request()), 60.0)  # a drop and settle: seconds on a busy CPU
     assert answer.success and answer.message.startswith("seed 4")
     assert not np.array_equal(node.backend.scene.world_object, first.world_object)
