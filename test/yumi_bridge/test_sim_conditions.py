@@ -95,3 +95,19 @@ def test_heaps_draw_a_density_per_object_and_a_friction_per_attempt():
     assert model.geom_friction[model.geom("finger_left").id, 0] == second.finger_friction
     sim.drop(seed=1)
     assert sim.execute(plan).finger_friction == first.finger_friction  # from the seed and the attempt's number
+
+
+@pytest.mark.parametrize(("finger_friction", "held"), [(0.5, True), (0.2, False)])
+def test_the_finger_friction_governs_finger_object_contacts(finger_friction, held):
+    # The labels' friction coefficient is the finger-object contact's. MuJoCo uses the larger of two geoms'
+    # coefficients unless one has priority: without it the objects' 0.5 replaced every drawn finger friction
+    # below 0.5. A 0.35 kg box (3.4 N) in a 5 N grip: 2 x 0.5 x 5 N of friction hold it, 2 x 0.2 x 5 N do not.
+    settings = SimSettings(sim_finger_friction=finger_friction, sim_object_friction=0.5,
+                           sim_object_density=0.35 / np.prod(BOX))
+    sim = GraspSimulator(box_mesh(BOX), replace(MotionConfig(), grip_force=5.0), settings)
+    sim.place_object(standing_box_pose())
+    plan = plan_grasp_motion(top_down_grasp(0.40, 0.0, 0.035), 0.035, 0.9, "", sim.config, BASE_AS_CAMERA)
+    outcome = sim.execute(plan)
+    assert outcome.success == held, outcome.message
+    if not held:
+        assert outcome.cause == "slipped"

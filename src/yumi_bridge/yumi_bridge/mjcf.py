@@ -7,6 +7,9 @@ Physics choices, and why:
   YuMi smart gripper) and driven by one force-limited position actuator on their summed opening.
 - Elliptic friction cones with impratio 10 and torsional friction (condim 4): pyramidal cones and point contacts
   let held objects creep and spin out of the fingers.
+- The finger pads have contact priority, so a finger-object contact takes the finger's friction (the coefficient
+  the labels draw, sim_finger_friction): MuJoCo otherwise uses the larger of the two geoms' coefficients, and the
+  objects' 0.5 silently replaced every paper-preset draw below 0.5.
 - Hard contacts (solimp 0.99-0.999) and the no-slip solver pass: MuJoCo's contact softness is mass-normalised,
   so with its default impedance a 5 g object squeezed with 20 N sank 1-2 mm into the fingers, got contact
   normals from the fingertip faces and was squeezed out; and soft friction let a statically held object creep
@@ -81,7 +84,9 @@ def scene_xml(objects: list[ObjectBody], config: MotionConfig, settings: SimSett
   <default>
     <geom condim="4" solref="0.004 1" solimp="0.99 0.999 0.0005"/>
     <default class="object"><geom friction="{settings.sim_object_friction} 0.005 0.0001"/></default>
-    <default class="finger"><geom friction="{settings.sim_finger_friction} 0.005 0.0001" mass="0.02"/></default>
+    <default class="finger">
+      <geom friction="{settings.sim_finger_friction} 0.005 0.0001" mass="0.02" priority="1"/>
+    </default>
   </default>
   <asset>
 {chr(10).join(assets)}
