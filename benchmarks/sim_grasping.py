@@ -234,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                              "sim_ prefix optional)")
     parser.add_argument("--no-collision-check", action="store_true",
                         help="plan without the planner's collision check (as gqcnn did: collisions left to the GQ-CNN)")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="run only these objects among the selected ones (e.g. pybullet/078): to rerun the scenes "
+                             "of a past run with the same seeds")
     parser.add_argument("--quick", action="store_true", help="CI mode: 1 object per set, 1 trial")
     parser.add_argument("--resume", action="store_true", help="keep objects already in the run log")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
@@ -252,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         objects = select_objects(args.objects, args.mesh_dir)
+        if args.only:
+            unknown = sorted(set(args.only) - {o["name"] for o in objects})
+            if unknown:
+                raise ValueError(f"--only: not among the selected objects: {', '.join(unknown)}")
+            objects = [o for o in objects if o["name"] in args.only]
     except (OSError, ValueError) as err:
         print(f"sim_grasping: {err}", file=sys.stderr)
         return 2
