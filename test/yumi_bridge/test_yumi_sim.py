@@ -76,6 +76,21 @@ def test_slippery_fingers_lose_heavy_objects(density, offset, cause):
     assert not outcome.success and outcome.cause == cause
 
 
+def test_jaws_shut_on_a_tip_are_a_miss_as_the_physical_executor_judges():
+    # The physical executor calls jaws closed below rws_held_min_width (2 mm) a miss whatever they touch; the sim
+    # judged by contacts alone and counted fingertips pinching a cone's apex as held (in heaps: as a slip).
+    cone = trimesh.creation.cone(radius=0.02, height=0.04, sections=32)
+    sim = GraspSimulator(cone)
+    upright = np.eye(4)
+    upright[:2, 3] = (0.40, 0.0)
+    sim.place_object(upright)
+    outcome = sim.execute(plan(top_down_grasp(0.40, 0.0, 0.039), width=0.002))
+    assert not outcome.success and outcome.cause == "missed", outcome
+    assert outcome.final_width < 0.002
+    below_the_tip = sim.execute(plan(top_down_grasp(0.40, 0.0, 0.036), width=0.004))  # 3.6 mm apart: held
+    assert below_the_tip.success, below_the_tip.message
+
+
 def test_cancel_stops_the_trial(standing_box):
     calls = []
 

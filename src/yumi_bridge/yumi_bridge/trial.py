@@ -4,7 +4,8 @@ Protocol (Dex-Net 2.0's physical benchmark: grasp, lift, transport, shake): the 
 pose, approaches, closes with the force limit, lifts, transports to the drop pose and shakes there; success is an
 object still between both fingers and off the table after shaking. Failure causes: "collision" (the gripper hit
 the table, or pushed an object harder than `sim_collision_force`, on the way down), "missed" (the jaws closed
-without both fingers on an object), "slipped" (lost while lifting or transporting), "dropped_while_shaking".
+without both fingers on an object, or shut as the physical executor judges it), "slipped" (lost while lifting or
+transporting), "dropped_while_shaking".
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from yumi_bridge.motion import ExecutionOutcome, MotionPlan
+from yumi_bridge.rws_client import RwsSettings
 from yumi_bridge.world import World
 
 CHECK_EVERY = 25  # steps between cancel checks
+# Jaws closed narrower than this hold nothing: the physical executor's test (rws.py, rws_held_min_width). Contacts
+# alone are not enough: in heaps, fingertips that met on an object's top (both touching it from above, jaws shut)
+# passed as a grip and were then reported as slips during the lift.
+HELD_MIN_WIDTH = RwsSettings().rws_held_min_width
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,8 @@ class Trial:
                     self._open(waypoint.gripper_width)
                 elif waypoint.gripper == "close":
                     self._close()
-                    if not world.contacts().gripping():
-                        return self._result(False, "missed", "the jaws closed without both fingers on the object")
+                    if world.jaw_opening() < HELD_MIN_WIDTH or not world.contacts().gripping():
+                        return self._result(False, "missed", "the jaws closed shut or not both on the object")
                 if waypoint.name in ("lift", "transport") and self._held() is None:
                     return self._result(False, "slipped", f"the object slipped out during {waypoint.name}")
                 shaken = shaken or waypoint.name.startswith("shake")
