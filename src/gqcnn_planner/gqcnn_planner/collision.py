@@ -7,6 +7,7 @@ not just the segment a grasp is on.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.depth import missing
@@ -45,12 +46,14 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
     approach straight down (against `up`, the table normal; default the optical axis) with the jaw axis levelled,
     finger and palm boxes swept up from the grasp. It is deliberately stricter than the labels' check: each
     finger's whole sweep in to its contact is checked at every height, from 2 px outside the contact, and the
-    boxes are `margin` wider sideways; what is not in the image counts as blocked.
+    boxes are `margin` wider sideways; what is outside the image counts as blocked.
 
-    The depth image is a height field: whatever lies behind a seen surface is taken as solid, so a point of the
-    gripper collides when the pixel it projects to shows a surface nearer than the point. Points are checked on
-    grids over both fingers' sweeps at the fingertips, half-way up and at the palm, and over the palm's footprint
-    at its underside, middle and top."""
+    The scene is read as a height field over the table (`TableHeights`): everything below a seen surface point,
+    straight down to the table, is solid. A point of the gripper collides when a seen surface lies above it in its
+    column. (Reading the image along the camera's rays instead, as solid behind every seen surface, blocks the
+    strip beside an object's far side that a tilted camera cannot see under the rim: every fingertip there.)
+    Points are checked on grids over both fingers' sweeps at the fingertips, half-way up and at the palm, and over
+    the palm's footprint at its underside, middle and top."""
     if len(candidates) == 0:
         return np.zeros(0, dtype=bool)
     up = np.array([0.0, 0.0, -1.0]) if up is None else np.asarray(up, dtype=float)
@@ -61,9 +64,15 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
     axis = image_axis - (image_axis @ up)[:, None] * up  # levelled onto the table, as the executor does
     axis /= np.linalg.norm(axis, axis=1, keepdims=True)
     across = np.cross(up, axis)
-    # From just outside the contact (its edge pixel is a blurred depth step of the object itself) outwards.
-    inner = candidates.widths / 2 + np.maximum(0.2 * gripper.finger_width, 2.0 * tip / focal)
-    outer = np.maximum(gripper.max_width / 2 + gripper.finger_width + margin, inner)
+    # Each finger sweeps in from the open jaw to just outside its contact (the edge pixel is a blurred depth step of
+    # the object itself). The contact is where the object's rim is, its edge pixel at the rim's own depth: seen by
+    # a tilted camera, the rim lies off the ray through the grasp centre by the centre's depth below the rim.
+    ends = candidates.endpoints_px()
+    rim = camera.deproject_pixels(ends, rim_depths(depth, ends))  # (N, 2, 3)
+    rim_x = np.einsum("nkc,nc->nk", rim - centre[:, None, :], axis)  # along the levelled axis: (-, +) expected
+    blur = np.maximum(0.2 * gripper.finger_width, 2.0 * tip / focal)
+    inner = np.column_stack([np.maximum(-rim_x[:, 0], 0.0), np.maximum(rim_x[:, 1], 0.0)]) + blur[:, None]
+    outer = np.maximum(gripper.max_width / 2 + gripper.finger_width + margin, inner)  # (N, 2): - and + finger
     along = np.linspace(0.0, 1.0, 12)
     finger_y = np.linspace(-1.0, 1.0, 11) * (gripper.finger_thickness / 2 + margin)
     palm_x = np.linspace(-1.0, 1.0, 24)[:, None] * (gripper.palm_width / 2 + margin)
@@ -74,13 +83,16 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
         """(x, y) of the part's checked points, (n, P) each: x along the grasp axis, y across, metres."""
         if part == "palm":
             return tuple(np.broadcast_to(g.ravel(), (len(index), g.size)) for g in palm)
-        x = inner[index, None] + along * (outer - inner)[index, None]
-        x = np.concatenate([-x, x], axis=1)[:, :, None] + 0 * finger_y  # both fingers
+        x = inner[index, :, None] + along * (outer - inner)[index, :, None]  # (n, 2, 12)
+        x = np.concatenate([-x[:, 0], x[:, 1]], axis=1)[:, :, None] + 0 * finger_y  # both fingers
         return x.reshape(len(index), -1), np.broadcast_to(finger_y, x.shape).reshape(len(index), -1)
 
     fl, ph = gripper.finger_length, gripper.palm_height
-    ends = candidates.endpoints_px()
     alive = np.flatnonzero(((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2)))
+    if len(alive) == 0:
+        return np.zeros(len(candidates), dtype=bool)
+    reach = np.hypot(gripper.palm_width / 2 + margin, gripper.palm_thickness / 2 + margin)
+    heights = TableHeights(depth, camera, up, centre[alive], reach, nearest=float(tip[alive].min()) - fl - ph)
     # Fingertips first: they reject most candidates, so the later checks run on the few left.
     for part, height in (("finger", 0.0), ("finger", fl), ("palm", fl), ("finger", fl / 2), ("palm", fl + ph / 2),
                          ("palm", fl + ph)):
@@ -89,11 +101,76 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
         x, y = grid(part, alive)
         points = (centre[alive, None, :] + x[..., None] * axis[alive, None, :] + y[..., None] * across[alive, None, :]
                   + height * up)
-        pixels = points[..., :2] / points[..., 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
-        rows, cols = np.round(pixels[..., 1]).astype(int), np.round(pixels[..., 0]).astype(int)
-        seen = (rows >= 0) & (rows < depth.shape[0]) & (cols >= 0) & (cols < depth.shape[1])
-        surface = depth[np.clip(rows, 0, depth.shape[0] - 1), np.clip(cols, 0, depth.shape[1] - 1)]
-        alive = alive[(seen & (surface > points[..., 2])).all(axis=1)]
+        alive = alive[heights.clear(points).all(axis=1)]
     clear = np.zeros(len(candidates), dtype=bool)
     clear[alive] = True
     return clear
+
+
+def rim_depths(depth: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Depth of the nearest surface within a pixel of each (u, v) pixel (...): an edge pixel's own object side."""
+    rows = np.clip(np.round(pixels[..., 1]).astype(int), 0, depth.shape[0] - 1)
+    cols = np.clip(np.round(pixels[..., 0]).astype(int), 0, depth.shape[1] - 1)
+    nearest = np.full(rows.shape, np.inf)
+    for dv, du in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
+        nearest = np.minimum(nearest, depth[np.clip(rows + dv, 0, depth.shape[0] - 1),
+                                            np.clip(cols + du, 0, depth.shape[1] - 1)])
+    return nearest
+
+
+class TableHeights:
+    """The depth image as a height field over the table: the highest seen surface in each cell of a grid on the
+    table plane (`up` its normal), built around the grasp centres out to `reach` (metres).
+
+    A cell no pixel lands in is one the camera cannot see (beside an object's far side, under its rim) or one
+    between the samples: it takes the lowest height seen within `hidden_span`, usually the table beyond. Whatever
+    hides there is lower than the sight lines over the rim."""
+
+    def __init__(self, depth: np.ndarray, camera: CameraIntrinsics, up: np.ndarray, centres: np.ndarray,
+                 reach: float, nearest: float, hidden_span: float = 0.03) -> None:
+        self.camera, self.up = camera, up / np.linalg.norm(up)
+        side = np.array([1.0, 0.0, 0.0]) if abs(self.up[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+        self.e1 = np.cross(self.up, side)
+        self.e1 /= np.linalg.norm(self.e1)
+        self.e2 = np.cross(self.up, self.e1)
+        self.shape_px = depth.shape
+        # The pixels that can see into the region: the centres' bounding box widened by the reach as seen at the
+        # nearest height a checked point has (the palm's top), plus the hidden span.
+        pixels = centres[:, :2] / centres[:, 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
+        pad = (reach + hidden_span) * max(camera.fx, camera.fy) / max(nearest, 0.05)
+        u0, v0 = np.maximum(np.floor(pixels.min(axis=0) - pad).astype(int), 0)
+        u1, v1 = np.minimum(np.ceil(pixels.max(axis=0) + pad).astype(int) + 1, (depth.shape[1], depth.shape[0]))
+        window = depth[v0:v1, u0:u1].astype(np.float64)
+        v, u = np.mgrid[v0:v1, u0:u1]
+        cloud = camera.deproject_pixels(np.stack([u, v], axis=-1), window).reshape(-1, 3)
+        cloud = cloud[np.isfinite(cloud).all(axis=1) & (cloud[:, 2] > 0)]
+        # About two pixels a cell, on a lattice fixed by the image alone: a grasp's verdict does not depend on the
+        # other candidates checked with it.
+        typical = float(np.nanmedian(np.where(depth[::8, ::8] > 0, depth[::8, ::8], np.nan)))
+        self.cell = 1.5 * typical / ((camera.fx + camera.fy) / 2)
+        a, b, h = cloud @ self.e1, cloud @ self.e2, cloud @ self.up
+        self.origin = np.floor(np.array([a.min(), b.min()]) / self.cell) * self.cell
+        ia, ib = self._cells(a, b)
+        shape = (int(ia.max()) + 1, int(ib.max()) + 1)
+        top = np.full(shape, -np.inf)
+        np.maximum.at(top, (ia, ib), h)
+        unseen = np.isinf(top)
+        if unseen.any():
+            span = 2 * int(np.ceil(hidden_span / self.cell)) + 1
+            top[unseen] = ndimage.minimum_filter(np.where(unseen, np.inf, top), size=span)[unseen]
+        self.top = top  # still -inf/inf where nothing was seen within the span: blocked
+
+    def _cells(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (np.floor((a - self.origin[0]) / self.cell).astype(int),
+                np.floor((b - self.origin[1]) / self.cell).astype(int))
+
+    def clear(self, points: np.ndarray) -> np.ndarray:
+        """(...) bool: camera-frame points (..., 3) that lie above every seen surface in their column and project
+        into the image."""
+        ia, ib = self._cells(points @ self.e1, points @ self.e2)
+        inside = (ia >= 0) & (ia < self.top.shape[0]) & (ib >= 0) & (ib < self.top.shape[1])
+        surface = self.top[np.clip(ia, 0, self.top.shape[0] - 1), np.clip(ib, 0, self.top.shape[1] - 1)]
+        pixels = points[..., :2] / points[..., 2:] * (self.camera.fx, self.camera.fy) + (self.camera.cx,
+                                                                                          self.camera.cy)
+        seen = ((pixels >= -0.5) & (pixels < np.array(self.shape_px[::-1]) - 0.5)).all(axis=-1)
+        return inside & seen & (points @ self.up > surface)
