@@ -100,10 +100,10 @@ def _count_segments(mask: np.ndarray) -> int:
     return int(label_segments(mask).max())
 
 
-def clear_heap(sim, seed: int, size: int, method: str, model, config) -> tuple[dict, list]:
-    """Run one method on the heap `seed` until it is empty, 3 failures in a row or 2N attempts."""
-    scene = sim.drop(seed)
-    record = {"objects": len(scene.objects), "attempts": []}
+def clear_heap(sim, size: int, method: str, model, config) -> tuple[dict, list]:
+    """Run one method on the freshly dropped heap in `sim` until it is empty, 3 failures in a row or 2N attempts."""
+    seed = sim.scene.seed
+    record = {"objects": len(sim.scene.objects), "attempts": []}
     views: list = []
     failures_in_a_row = 0
     for index in range(2 * size):
@@ -116,16 +116,17 @@ def clear_heap(sim, seed: int, size: int, method: str, model, config) -> tuple[d
     return record, views
 
 
-def census(new_sim, seed: int, model, config, samples: int) -> dict:
+def census(dropped_heap, model, config, samples: int) -> dict:
     """Ranking's candidates on the heap's first image: its pick and a random sample of the others, each executed on
-    the freshly dropped heap. q sorted, so index 0 is ranking's pick."""
+    the freshly dropped heap (`dropped_heap()`: a simulator holding it). q sorted, so index 0 is ranking's pick."""
     from gqcnn_planner.errors import PlanningError
     from gqcnn_planner.policies import plan
     from gqcnn_planner.sampling import SamplerConfig
     from yumi_bridge.motion import GraspRefusedError
 
-    sim = new_sim()
-    scene = sim.drop(seed)
+    sim = dropped_heap()
+    scene = sim.scene
+    seed = scene.seed
     rng = np.random.default_rng([seed, 0])
     depth = scene.sensed(sim.settings.sim_sensor, rng)
     try:
@@ -137,8 +138,7 @@ def census(new_sim, seed: int, model, config, samples: int) -> dict:
     chosen = np.concatenate([[0], np.sort(others)]).astype(int)
     successes = []
     for i in chosen:
-        sim = new_sim()  # a simulator of its own: a heap dropped again after a pick is not the same heap
-        sim.drop(seed)
+        sim = dropped_heap()  # the fresh heap again: every candidate is tried on the heap as first dropped
         try:
             successes.append(bool(sim.run_grasp(planned.candidates.grasp(int(i))).success))
         except GraspRefusedError:
@@ -166,19 +166,28 @@ def run_heap(job: dict) -> dict:
         return {**job, "skipped": skipped, "runs": {}}
     settings = sim_settings(job["preset"], job["sim_overrides"])
 
-    def new_sim() -> HeapSimulator:
-        # One simulator per method (and census grasp): yumi_bridge.heap's drop(seed) after a pick did not rebuild
-        # the same heap (measured 2026-12-03), and every method must clear the same heaps.
-        return HeapSimulator(meshes, settings=settings, gripper=gripper)
+    # The heap is poured once (a third of a heap-of-5 job's CPU time went into pouring it again for every method and
+    # census grasp) and restored into a new simulator for each method and census grasp: yumi_bridge.heap's
+    # drop(seed) after a pick did not rebuild the same heap (measured 2026-12-03), and every method must clear the
+    # same heap. A new simulator restored to the snapshot runs exactly as one that poured the heap itself (same
+    # model and conditions, same MuJoCo integration state: outcomes checked identical, H3 2026-12-03).
+    poured = HeapSimulator(meshes, settings=settings, gripper=gripper)
+    poured.drop(job["seed"])
+    fresh_heap = poured.snapshot()
+
+    def dropped_heap() -> HeapSimulator:
+        sim = HeapSimulator(meshes, settings=settings, gripper=gripper)
+        sim.restore(fresh_heap)
+        return sim
 
     model = GQCNN.load(job["model"], threads=1)
     config = PolicyConfig(gripper=gripper)
     runs, views = {}, []
     for method in job["methods"]:
-        runs[method], heap_views = clear_heap(new_sim(), job["seed"], job["size"], method, model, config)
+        runs[method], heap_views = clear_heap(dropped_heap(), job["size"], method, model, config)
         views += [{**v, "method": method, "title": f"N={job['size']} heap {job['heap']} {method}: {v['cause']}"}
                   for v in heap_views]
-    scenes = [census(new_sim, job["seed"], model, config, job["census"])] if job["census"] else []
+    scenes = [census(dropped_heap, model, config, job["census"])] if job["census"] else []
     return {**job, "skipped": skipped, "runs": runs, "census_scenes": scenes, "failure_views": views}
 
 
