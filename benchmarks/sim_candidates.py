@@ -20,7 +20,6 @@ import itertools
 import json
 import sys
 import time
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from benchmarks.sim_common import (
     presets,
     select_objects,
     sim_settings,
+    worker_pool,
 )
 
 Q_BINS = (0.0, 0.02, 0.1, 0.3, 0.5, 1.0001)
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [{**o, "model": str(args.model), "trials": args.trials, "preset": args.preset, "sim_overrides": overrides}
             for o in select_objects(args.objects, None)]
     start = time.perf_counter()
-    with get_context("spawn").Pool(args.workers) as pool:
+    with worker_pool(args.workers) as pool:
         records = list(tqdm(pool.imap_unordered(census_object, jobs), total=len(jobs), desc="objects", unit="obj"))
     report = {"model": str(args.model), "preset": args.preset, "objects_per_set": args.objects,
               "trials_per_object": args.trials,

@@ -26,7 +26,6 @@ import json
 import sys
 import time
 from dataclasses import replace
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +43,7 @@ from benchmarks.sim_common import (
     select_objects,
     sim_settings,
     trial_seed,
+    worker_pool,
 )
 
 METHODS = ("random_unchecked", "random", "ranking", "cem")
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     views: list[dict] = []
     # Big heaps first: they take longest, so the two workers finish together.
     todo.sort(key=lambda j: -j["size"])
-    with get_context("spawn").Pool(args.workers) as workers:
+    with worker_pool(args.workers) as workers:
         for record in tqdm(workers.imap_unordered(run_heap, todo), total=len(todo), desc="heaps", unit="heap"):
             views += record.pop("failure_views", [])
             records.append(record)

@@ -28,7 +28,6 @@ import json
 import sys
 import time
 from dataclasses import asdict, replace
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +46,7 @@ from benchmarks.sim_common import (
     sim_settings,
     skipped_notes,
     wilson,
+    worker_pool,
 )
 
 METHODS = ("random_unchecked", "random", "igq", "ranking", "cem", "oracle")
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     records = list(done.values())
     views: list[dict] = []
-    with get_context("spawn").Pool(args.workers) as pool:
+    with worker_pool(args.workers) as pool:
         for record in tqdm(pool.imap_unordered(run_object, todo), total=len(todo), desc="objects", unit="obj"):
             views += record.pop("failure_views", [])
             records.append(record)
