@@ -6,6 +6,8 @@ not just the segment a grasp is on.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy import ndimage
 
@@ -88,23 +90,45 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
         return x.reshape(len(index), -1), np.broadcast_to(finger_y, x.shape).reshape(len(index), -1)
 
     fl, ph = gripper.finger_length, gripper.palm_height
-    alive = np.flatnonzero(((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2)))
+    alive = np.flatnonzero(((ends >= 0) & (ends < np.array([camera.width, camera.height]))).all(axis=(1, 2))
+                           & in_view(camera, centre, axis, across, up, [
+                               (outer.max(axis=1), gripper.finger_thickness / 2 + margin, 0.0, fl),
+                               (gripper.palm_width / 2 + margin, gripper.palm_thickness / 2 + margin, fl, fl + ph)]))
     if len(alive) == 0:
         return np.zeros(len(candidates), dtype=bool)
     reach = np.hypot(gripper.palm_width / 2 + margin, gripper.palm_thickness / 2 + margin)
     heights = TableHeights(depth, camera, up, centre[alive], reach, nearest=float(tip[alive].min()) - fl - ph)
+    # The checked points in table coordinates: a 2-D position on the table and a height per candidate.
+    flat = heights.flat
+    centre_t, axis_t, across_t = centre @ flat, axis @ flat[:, :2], across @ flat[:, :2]
     # Fingertips first: they reject most candidates, so the later checks run on the few left.
     for part, height in (("finger", 0.0), ("finger", fl), ("palm", fl), ("finger", fl / 2), ("palm", fl + ph / 2),
                          ("palm", fl + ph)):
         if len(alive) == 0:
             break
         x, y = grid(part, alive)
-        points = (centre[alive, None, :] + x[..., None] * axis[alive, None, :] + y[..., None] * across[alive, None, :]
-                  + height * up)
-        alive = alive[heights.clear(points).all(axis=1)]
+        position = (centre_t[alive, None, :2] + x[..., None] * axis_t[alive, None, :]
+                    + y[..., None] * across_t[alive, None, :])
+        below = heights.surface_at(position)
+        alive = alive[(below < (centre_t[alive, 2] + height)[:, None]).all(axis=1)]
     clear = np.zeros(len(candidates), dtype=bool)
     clear[alive] = True
     return clear
+
+
+def in_view(camera: CameraIntrinsics, centre: np.ndarray, axis: np.ndarray, across: np.ndarray, up: np.ndarray,
+            boxes: list[tuple]) -> np.ndarray:
+    """(N,) bool: every corner of the boxes (half-extents along `axis` and `across`, heights from/to along `up`,
+    each a scalar or (N,)) around the centres (N, 3) projects into the image. The boxes are convex, so then all of
+    them does: what the camera does not see cannot be checked."""
+    ok = np.ones(len(centre), dtype=bool)
+    for half_x, half_y, low, high in boxes:
+        for sx, sy, height in itertools.product((-1, 1), (-1, 1), (low, high)):
+            corner = (centre + (sx * np.asarray(half_x))[..., None] * axis + sy * half_y * across + height * up)
+            pixel = corner[:, :2] / corner[:, 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
+            ok &= (corner[:, 2] > 0) & (pixel >= -0.5).all(axis=1) & (pixel < np.array(camera.shape[::-1]) - 0.5).all(
+                axis=1)
+    return ok
 
 
 def rim_depths(depth: np.ndarray, pixels: np.ndarray) -> np.ndarray:
@@ -133,7 +157,6 @@ class TableHeights:
         self.e1 = np.cross(self.up, side)
         self.e1 /= np.linalg.norm(self.e1)
         self.e2 = np.cross(self.up, self.e1)
-        self.shape_px = depth.shape
         # The pixels that can see into the region: the centres' bounding box widened by the reach as seen at the
         # nearest height a checked point has (the palm's top), plus the hidden span.
         pixels = centres[:, :2] / centres[:, 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
@@ -160,17 +183,19 @@ class TableHeights:
             top[unseen] = ndimage.minimum_filter(np.where(unseen, np.inf, top), size=span)[unseen]
         self.top = top  # still -inf/inf where nothing was seen within the span: blocked
 
+    @property
+    def flat(self) -> np.ndarray:
+        """(3, 3): camera-frame points @ flat = (table coordinates a, b, height)."""
+        return np.column_stack([self.e1, self.e2, self.up])
+
     def _cells(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (np.floor((a - self.origin[0]) / self.cell).astype(int),
                 np.floor((b - self.origin[1]) / self.cell).astype(int))
 
-    def clear(self, points: np.ndarray) -> np.ndarray:
-        """(...) bool: camera-frame points (..., 3) that lie above every seen surface in their column and project
-        into the image."""
-        ia, ib = self._cells(points @ self.e1, points @ self.e2)
+    def surface_at(self, position: np.ndarray) -> np.ndarray:
+        """(...) height of the highest surface seen in the column at each table position (..., 2) (a, b); +inf
+        outside the map."""
+        ia, ib = self._cells(position[..., 0], position[..., 1])
         inside = (ia >= 0) & (ia < self.top.shape[0]) & (ib >= 0) & (ib < self.top.shape[1])
         surface = self.top[np.clip(ia, 0, self.top.shape[0] - 1), np.clip(ib, 0, self.top.shape[1] - 1)]
-        pixels = points[..., :2] / points[..., 2:] * (self.camera.fx, self.camera.fy) + (self.camera.cx,
-                                                                                          self.camera.cy)
-        seen = ((pixels >= -0.5) & (pixels < np.array(self.shape_px[::-1]) - 0.5)).all(axis=-1)
-        return inside & seen & (points @ self.up > surface)
+        return np.where(inside, surface, np.inf)
