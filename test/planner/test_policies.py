@@ -295,10 +295,3 @@ def test_a_tilted_camera_does_not_block_the_strip_it_cannot_see_beside_the_far_r
     assert shares[0] > 0.5
     assert shares[1] > 0.7 * shares[0]
 
-
-def test_a_box_just_narrower_than_the_open_jaws_gets_a_grasp(model):
-    """A 4.2 x 6.2 cm box (a user's NO_VALID_GRASP): the YuMi's jaws open 5 cm, 4 mm beside each wall. The sampler
-    kept 5 mm of clearance per contact (4 cm at most) on top of the collision check's own finger sweep."""
-    scene = Scene(size=(0.042, 0.062, 0.04), position=(0.0, 0.0), yaw=0.3, camera_position=(0.0, 0.0, 0.68))
-    planned = plan("ranking", scene.depth, scene.camera, model, np.random.default_rng(0), scene.mask)
-    assert 0.04 < planned.grasp.width < 0.05

@@ -32,7 +32,7 @@ class SamplerConfig:
     max_edge_pixels: int = 600  # random subset of edges: bounds the pairwise test at O(600^2)
     gripper_max_width: float = 0.05  # metres
     gripper_min_width: float = 0.0
-    width_margin: float = 0.0025  # metres of clearance outside each contact (about two pixels of edge blur)
+    width_margin: float = 0.005  # metres of clearance outside each contact
     min_depth_offset: float = 0.015  # gripper depth below the surface under the jaws, metres
     max_depth_offset: float = 0.05
     table_clearance: float = 0.01  # fingertips stop this far above what lies beside the contacts, metres
