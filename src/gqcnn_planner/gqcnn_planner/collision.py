@@ -67,13 +67,14 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
     axis /= np.linalg.norm(axis, axis=1, keepdims=True)
     across = np.cross(up, axis)
     # Each finger sweeps in from the open jaw to just outside its contact (the edge pixel is a blurred depth step of
-    # the object itself). The contact is where the object's rim is, its edge pixel at the rim's own depth: seen by
-    # a tilted camera, the rim lies off the ray through the grasp centre by the centre's depth below the rim.
+    # the object itself): half the grasp width out from the centre, or farther where the object's rim is (its edge
+    # pixel at the rim's own depth): seen by a tilted camera, the rim lies off the ray through the grasp centre by
+    # the centre's depth below the rim.
     ends = candidates.endpoints_px()
     rim = camera.deproject_pixels(ends, rim_depths(depth, ends))  # (N, 2, 3)
     rim_x = np.einsum("nkc,nc->nk", rim - centre[:, None, :], axis)  # along the levelled axis: (-, +) expected
     blur = np.maximum(0.2 * gripper.finger_width, 2.0 * tip / focal)
-    inner = np.column_stack([np.maximum(-rim_x[:, 0], 0.0), np.maximum(rim_x[:, 1], 0.0)]) + blur[:, None]
+    inner = np.maximum(np.column_stack([-rim_x[:, 0], rim_x[:, 1]]), candidates.widths[:, None] / 2) + blur[:, None]
     outer = np.maximum(gripper.max_width / 2 + gripper.finger_width + margin, inner)  # (N, 2): - and + finger
     along = np.linspace(0.0, 1.0, 12)
     finger_y = np.linspace(-1.0, 1.0, 11) * (gripper.finger_thickness / 2 + margin)
