@@ -2,6 +2,7 @@ import itertools
 
 import numpy as np
 import pytest
+import trimesh
 from conftest import Scene
 from heuristic_model import heuristic_q
 
@@ -295,3 +296,28 @@ def test_a_tilted_camera_does_not_block_the_strip_it_cannot_see_beside_the_far_r
     assert shares[0] > 0.5
     assert shares[1] > 0.7 * shares[0]
 
+
+
+@pytest.mark.parametrize("size, camera_position", [((0.03, 0.07, 0.05), (0.05, 0.15, 0.66)),
+                                                   ((0.09, 0.036, 0.05), (0.0, 0.15, 0.65)),
+                                                   ((0.04, 0.05, 0.08), (0.1, 0.2, 0.6))])
+def test_gripper_clear_never_clears_a_grasp_the_true_box_blocks(size, camera_position):
+    """Against the labels' mesh check (dexnet.collision) on the rendered box, jaw axis levelled as the executor does:
+    no grasp the image check clears collides. A tilted camera sees the grasp centre off the box's middle, so a rim
+    can sit under an open finger: its own footprint is always checked. The image check stays stricter (the sweep,
+    the margin), but not blind to what the camera cannot see."""
+    from dexnet.collision import grasps_collide
+
+    scene = Scene(size=size, camera_position=camera_position)
+    config = PolicyConfig()
+    sampled = sample_antipodal(scene.depth, scene.camera, np.random.default_rng(0), 1000, scene.mask, config.sampler)
+    clear = gripper_clear(scene.depth, sampled, scene.camera, config.gripper, table_normal(scene.depth, scene.camera))
+    rotation, origin = scene.world_camera[:3, :3], scene.world_camera[:3, 3]
+    centres = scene.camera.deproject_pixels(sampled.centers, sampled.depths) @ rotation.T + origin
+    axes = np.column_stack([np.cos(sampled.angles), np.sin(sampled.angles), np.zeros(len(sampled))]) @ rotation.T
+    axes[:, 2] = 0.0
+    box = trimesh.creation.box(scene.size).apply_transform(scene.world_object)
+    collides = grasps_collide(box, centres, axes / np.linalg.norm(axes, axis=1, keepdims=True), config.gripper,
+                              table_clearance=0.0)
+    assert clear.sum() >= 10
+    assert not (clear & collides).any()

@@ -75,6 +75,9 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
     rim_x = np.einsum("nkc,nc->nk", rim - centre[:, None, :], axis)  # along the levelled axis: (-, +) expected
     blur = np.maximum(0.2 * gripper.finger_width, 2.0 * tip / focal)
     inner = np.maximum(np.column_stack([-rim_x[:, 0], rim_x[:, 1]]), candidates.widths[:, None] / 2) + blur[:, None]
+    # The open finger's own footprint is always checked: a rim beyond it (a grasp centre off the object's middle)
+    # is where the finger would land.
+    inner = np.minimum(inner, gripper.max_width / 2)
     outer = np.maximum(gripper.max_width / 2 + gripper.finger_width + margin, inner)  # (N, 2): - and + finger
     along = np.linspace(0.0, 1.0, 12)
     finger_y = np.linspace(-1.0, 1.0, 11) * (gripper.finger_thickness / 2 + margin)
