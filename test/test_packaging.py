@@ -31,6 +31,7 @@ MODULE_KEYS = {
     "yaml": "python3-yaml",
     "cv2": "python3-opencv",
     "sklearn": "python3-sklearn",
+    "threadpoolctl": "python3-sklearn",  # a dependency of scikit-learn (pip and Debian's python3-sklearn alike)
     "PIL": "python3-pil",
     "onnxruntime": "python3-onnxruntime-pip",
     "trimesh": "python3-trimesh-pip",

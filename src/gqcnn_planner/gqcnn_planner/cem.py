@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import ThreadpoolController
 
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_planner.sampling import GraspCandidates, SamplerConfig
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
     from gqcnn_planner.policies import PlanContext
 
 DEPTH_FEATURE_SCALE = 1000.0  # depth in mm so all five GMM features are of similar magnitude to pixels
+
+
+# A mixture over a few hundred grasps is far too small for threaded BLAS: with OpenBLAS's default threads its fits
+# cost up to ~15x more CPU (threads spinning against each other on 2 cores; measured in the benchmark workers).
+_THREADPOOLS = ThreadpoolController()
 
 
 def cross_entropy_rounds(context: PlanContext, seeds: GraspCandidates,
@@ -40,7 +46,9 @@ def cross_entropy_rounds(context: PlanContext, seeds: GraspCandidates,
         elite = current.subset(np.argsort(-current_q)[:n_elite])
         gmm = GaussianMixture(n_components=min(config.gmm_components, len(elite)), covariance_type="full",
                               reg_covar=1e-2, init_params="k-means++",
-                              random_state=int(context.rng.integers(2**31 - 1))).fit(grasp_features(elite))
+                              random_state=int(context.rng.integers(2**31 - 1)))
+        with _THREADPOOLS.limit(limits=1, user_api="blas"):
+            gmm.fit(grasp_features(elite))
         samples = context.collision_free(
             candidates_from_features(gmm.sample(config.cem_samples)[0], context.camera, config.sampler))
         if near_object is not None and len(samples):
