@@ -41,7 +41,7 @@ def table_normal(depth: np.ndarray, camera: CameraIntrinsics, max_tilt: float = 
 
 
 def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: CameraIntrinsics, gripper: Gripper,
-                  up: np.ndarray | None = None, margin: float = 0.002) -> np.ndarray:
+                  up: np.ndarray | None = None, margin: float = 0.002, holes: np.ndarray | None = None) -> np.ndarray:
     """True where the gripper can come down to each grasp without touching anything seen in the depth image.
 
     The model is that of Dex-Net's labels and of the executor: jaws fully open (the gripper's `max_width`), the
@@ -55,7 +55,11 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
     column. (Reading the image along the camera's rays instead, as solid behind every seen surface, blocks the
     strip beside an object's far side that a tilted camera cannot see under the rim: every fingertip there.)
     Points are checked on grids over both fingers' sweeps at the fingertips, half-way up and at the palm, and over
-    the palm's footprint at its underside, middle and top."""
+    the palm's footprint at its underside, middle and top.
+
+    holes: pixels the sensor did not measure (inpainted in `depth`). Where nothing was measured, where the filled
+    surface stands is a guess, so a point seen through a hole is also blocked when the filled depth is nearer than
+    the point (the ray reading: solid behind the surface), as before the height field."""
     if len(candidates) == 0:
         return np.zeros(0, dtype=bool)
     up = np.array([0.0, 0.0, -1.0]) if up is None else np.asarray(up, dtype=float)
@@ -113,8 +117,15 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
         x, y = grid(part, alive)
         position = (centre_t[alive, None, :2] + x[..., None] * axis_t[alive, None, :]
                     + y[..., None] * across_t[alive, None, :])
-        below = heights.surface_at(position)
-        alive = alive[(below < (centre_t[alive, 2] + height)[:, None]).all(axis=1)]
+        free = heights.surface_at(position) < (centre_t[alive, 2] + height)[:, None]
+        if holes is not None:
+            points = (centre[alive, None, :] + x[..., None] * axis[alive, None, :]
+                      + y[..., None] * across[alive, None, :] + height * up)
+            pixels = points[..., :2] / points[..., 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
+            rows = np.clip(np.round(pixels[..., 1]).astype(int), 0, depth.shape[0] - 1)
+            cols = np.clip(np.round(pixels[..., 0]).astype(int), 0, depth.shape[1] - 1)
+            free &= ~holes[rows, cols] | (depth[rows, cols] > points[..., 2])
+        alive = alive[free.all(axis=1)]
     clear = np.zeros(len(candidates), dtype=bool)
     clear[alive] = True
     return clear

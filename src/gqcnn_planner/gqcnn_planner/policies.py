@@ -21,6 +21,7 @@ import numpy as np
 
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.crop import CropSpec, antialias, grasp_aligned_crops
+from gqcnn_core.depth import missing
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
 from gqcnn_planner.cem import cross_entropy_rounds
@@ -100,6 +101,7 @@ class PlanContext:
     config: PolicyConfig
     report: Progress
     should_cancel: Callable[[], bool] | None = None
+    holes: np.ndarray | None = None  # pixels the sensor did not measure (inpainted in `filled`)
     times: dict[str, float] = field(default_factory=lambda: {"preprocess": 0.0, "sampling": 0.0, "inference": 0.0})
 
     @property
@@ -114,7 +116,7 @@ class PlanContext:
         if not self.config.collision_check:
             return candidates
         return candidates.subset(np.flatnonzero(gripper_clear(self.filled, candidates, self.camera,
-                                                              self.config.gripper, self.up)))
+                                                              self.config.gripper, self.up, holes=self.holes)))
 
     def evaluate(self, candidates: GraspCandidates) -> np.ndarray:
         """GQ-CNN success probabilities of candidates (timed as inference)."""
@@ -207,7 +209,7 @@ def plan(
     filled, labels = prepare_inputs(depth, camera, mask, roi, 2 * config.sampler.min_distance_from_boundary_px + 1)
     model = model.for_camera(camera)  # crop window scaled to this camera's focal length (gqcnn_core.model)
     context = PlanContext(filled, antialias(filled, model.crop_spec), camera, labels, np.zeros(3), model, rng, config,
-                          report, should_cancel)
+                          report, should_cancel, missing(np.asarray(depth)))
     context.times["preprocess"] = time.perf_counter() - start
     context.check_cancel()
 
