@@ -109,7 +109,9 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
     # The checked points in table coordinates: a 2-D position on the table and a height per candidate.
     flat = heights.flat
     centre_t, axis_t, across_t = centre @ flat, axis @ flat[:, :2], across @ flat[:, :2]
-    # Fingertips first: they reject most candidates, so the later checks run on the few left.
+    # Fingertips first: they reject most candidates, so the later checks run on the few left. A part's higher
+    # layers look at the same table columns as its lowest one (fingertips, palm underside), so in the height field
+    # they can never block what that layer cleared; they are there for the ray reading through `holes`.
     for part, height in (("finger", 0.0), ("finger", fl), ("palm", fl), ("finger", fl / 2), ("palm", fl + ph / 2),
                          ("palm", fl + ph)):
         if len(alive) == 0:
