@@ -59,7 +59,8 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
 
     holes: pixels the sensor did not measure (inpainted in `depth`). Where nothing was measured, where the filled
     surface stands is a guess, so a point seen through a hole is also blocked when the filled depth is nearer than
-    the point (the ray reading: solid behind the surface), as before the height field."""
+    the point (the ray reading: solid behind the surface), as before the height field. Pass the image and holes
+    through `read_emitter_shadows` first, so that shadow holes are read as the far surface they lie on."""
     if len(candidates) == 0:
         return np.zeros(0, dtype=bool)
     up = np.array([0.0, 0.0, -1.0]) if up is None else np.asarray(up, dtype=float)
@@ -216,3 +217,34 @@ class TableHeights:
         inside = (ia >= 0) & (ia < self.top.shape[0]) & (ib >= 0) & (ib < self.top.shape[1])
         surface = self.top[np.clip(ia, 0, self.top.shape[0] - 1), np.clip(ib, 0, self.top.shape[1] - 1)]
         return np.where(inside, surface, np.inf)
+
+
+def read_emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float = 0.01, near_band_px: int = 3
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(depth, holes) for `gripper_clear`: the holes that are an emitter's occlusion shadow take the depth of the
+    far surface they lie on and are no longer holes.
+
+    A structured-light or active-stereo sensor's emitter sits beside the camera along the image's x axis (rectified
+    sensors): a surface it cannot see because a nearer one blocks its rays gets no depth, a run of holes in the row
+    between the far surface and the nearer one on the emitter's side. Which side that is is read from the image:
+    the side where the nearer border of stepped hole runs (depth step > `jump`) lies most often. The camera sees
+    the far surface through such a run, but nearest filling puts the half next to the near surface at its depth:
+    a phantom wall beside the object that blocks the finger there. The `near_band_px` pixels next to the near
+    border stay holes: sensors also lose a band of the near surface at the edge (2 px for the structured-light
+    model)."""
+    width = depth.shape[1]
+    u = np.broadcast_to(np.arange(width), depth.shape)
+    left = np.maximum.accumulate(np.where(holes, -1, u), axis=1)  # nearest measured pixel on each side in the row
+    right = np.minimum.accumulate(np.where(holes, width, u)[:, ::-1], axis=1)[:, ::-1]
+    rows = np.broadcast_to(np.arange(depth.shape[0])[:, None], depth.shape)
+    bounded = holes & (left >= 0) & (right < width)
+    left_depth = np.where(bounded, depth[rows, np.clip(left, 0, width - 1)], np.nan)
+    right_depth = np.where(bounded, depth[rows, np.clip(right, 0, width - 1)], np.nan)
+    starts = bounded & (u == left + 1)  # one pixel per run
+    if (starts & (right_depth < left_depth - jump)).sum() >= (starts & (left_depth < right_depth - jump)).sum():
+        shadow = bounded & (right_depth < left_depth - jump) & (right - u > near_band_px)
+        far = left_depth
+    else:
+        shadow = bounded & (left_depth < right_depth - jump) & (u - left > near_band_px)
+        far = right_depth
+    return np.where(shadow, far, depth), holes & ~shadow

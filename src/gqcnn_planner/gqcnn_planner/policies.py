@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -25,7 +26,7 @@ from gqcnn_core.depth import missing
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
 from gqcnn_planner.cem import cross_entropy_rounds
-from gqcnn_planner.collision import gripper_clear, table_normal
+from gqcnn_planner.collision import gripper_clear, read_emitter_shadows, table_normal
 from gqcnn_planner.errors import (  # noqa: F401  (re-exported: the nodes and the CLI import them from here)
     CanceledError,
     InvalidInputError,
@@ -115,8 +116,14 @@ class PlanContext:
     def collision_free(self, candidates: GraspCandidates) -> GraspCandidates:
         if not self.config.collision_check:
             return candidates
-        return candidates.subset(np.flatnonzero(gripper_clear(self.filled, candidates, self.camera,
-                                                              self.config.gripper, self.up, holes=self.holes)))
+        depth, holes = self._checked_image
+        return candidates.subset(np.flatnonzero(gripper_clear(depth, candidates, self.camera, self.config.gripper,
+                                                              self.up, holes=holes)))
+
+    @cached_property
+    def _checked_image(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The depth and holes the collision check reads, shadows read once per plan (CEM checks every round)."""
+        return (self.filled, None) if self.holes is None else read_emitter_shadows(self.filled, self.holes)
 
     def evaluate(self, candidates: GraspCandidates) -> np.ndarray:
         """GQ-CNN success probabilities of candidates (timed as inference)."""
