@@ -219,7 +219,7 @@ class TableHeights:
         return np.where(inside, surface, np.inf)
 
 
-def read_emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float = 0.01, near_band_px: int = 3
+def read_emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float = 0.01, near_band_px: int = 2
                          ) -> tuple[np.ndarray, np.ndarray]:
     """(depth, holes) for `gripper_clear`: the holes that are an emitter's occlusion shadow take the depth of the
     far surface they lie on and are no longer holes.
@@ -230,8 +230,8 @@ def read_emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float = 0.0
     the side where the nearer border of stepped hole runs (depth step > `jump`) lies most often. The camera sees
     the far surface through such a run, but nearest filling puts the half next to the near surface at its depth:
     a phantom wall beside the object that blocks the finger there. The `near_band_px` pixels next to the near
-    border stay holes: sensors also lose a band of the near surface at the edge (2 px for the structured-light
-    model)."""
+    border stay holes: sensors also lose a band of the near surface at the edge (2 px in gqcnn_core.sensor's
+    structured-light model, 1 px in its stereo one); a wider band on a real sensor needs a larger value."""
     width = depth.shape[1]
     u = np.broadcast_to(np.arange(width), depth.shape)
     left = np.maximum.accumulate(np.where(holes, -1, u), axis=1)  # nearest measured pixel on each side in the row
