@@ -232,6 +232,15 @@ def read_emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float = 0.0
     a phantom wall beside the object that blocks the finger there. The `near_band_px` pixels next to the near
     border stay holes: sensors also lose a band of the near surface at the edge (2 px in gqcnn_core.sensor's
     structured-light model, 1 px in its stereo one); a wider band on a real sensor needs a larger value."""
+    rows_with_holes = np.flatnonzero(holes.any(axis=1))  # other rows hold no run and cast no vote: skip them
+    if len(rows_with_holes) == 0:
+        return depth, holes
+    if len(rows_with_holes) < depth.shape[0]:
+        read_depth, read_holes = read_emitter_shadows(depth[rows_with_holes], holes[rows_with_holes], jump,
+                                                      near_band_px)
+        depth, holes = depth.copy(), holes.copy()
+        depth[rows_with_holes], holes[rows_with_holes] = read_depth, read_holes
+        return depth, holes
     width = depth.shape[1]
     u = np.broadcast_to(np.arange(width), depth.shape)
     left = np.maximum.accumulate(np.where(holes, -1, u), axis=1)  # nearest measured pixel on each side in the row
