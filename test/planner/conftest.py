@@ -37,6 +37,19 @@ class Scene:
     def object_pixels(self) -> np.ndarray:
         return np.argwhere(self.mask)[:, ::-1]  # (u, v)
 
+    def mesh_collisions(self, grasps, gripper) -> np.ndarray:
+        """The labels' mesh check (dexnet.collision) on the true box for image grasps, jaw axis levelled as the
+        executor does: the ground truth the image collision check is tested against."""
+        from dexnet.collision import grasps_collide
+
+        rotation, origin = self.world_camera[:3, :3], self.world_camera[:3, 3]
+        centres = self.camera.deproject_pixels(grasps.centers, grasps.depths) @ rotation.T + origin
+        axes = np.column_stack([np.cos(grasps.angles), np.sin(grasps.angles), np.zeros(len(grasps))]) @ rotation.T
+        axes[:, 2] = 0.0
+        box = trimesh.creation.box(self.size).apply_transform(self.world_object)
+        return grasps_collide(box, centres, axes / np.linalg.norm(axes, axis=1, keepdims=True), gripper,
+                              table_clearance=0.0)
+
 
 class Heap:
     """Boxes on a table (a small heap), rendered as one scene, with the true label image (box i has label i + 1)."""

@@ -1,7 +1,6 @@
 """The collision check on the holes an emitter's occlusion shadow leaves beside objects (structured light, stereo)."""
 
 import numpy as np
-import trimesh
 from conftest import Scene
 
 from gqcnn_core.depth import inpaint, missing
@@ -37,21 +36,13 @@ def test_gripper_clear_reads_a_shadow_as_the_far_surface_it_falls_on():
     the finger on that side; read as the table it lies on, grasps there are cleared (142 of the 221 the undamaged
     image clears; 67 keeping 3 px next to the box as holes, 39 without the shadow reading), and none of them
     collides unless the undamaged image clears it too."""
-    from dexnet.collision import grasps_collide
-
     scene, holes, filled = shadowed_box(0.075)
     config = PolicyConfig()
     sampled = sample_antipodal(filled, scene.camera, np.random.default_rng(0), 1000, scene.mask, config.sampler)
     depth, left = read_emitter_shadows(filled, holes)
     clear = gripper_clear(depth, sampled, scene.camera, config.gripper, table_normal(filled, scene.camera), holes=left)
     truth = gripper_clear(scene.depth, sampled, scene.camera, config.gripper, table_normal(scene.depth, scene.camera))
-    rotation, origin = scene.world_camera[:3, :3], scene.world_camera[:3, 3]
-    centres = scene.camera.deproject_pixels(sampled.centers, sampled.depths) @ rotation.T + origin
-    axes = np.column_stack([np.cos(sampled.angles), np.sin(sampled.angles), np.zeros(len(sampled))]) @ rotation.T
-    axes[:, 2] = 0.0
-    box = trimesh.creation.box(scene.size).apply_transform(scene.world_object)
-    collides = grasps_collide(box, centres, axes / np.linalg.norm(axes, axis=1, keepdims=True), config.gripper,
-                              table_clearance=0.0)
+    collides = scene.mesh_collisions(sampled, config.gripper)
     assert truth.sum() >= 200
     assert clear.sum() >= 120
     # The check clears 5 grasps on this box that collide even from the undamaged image (deep grasps beside its 8 cm
@@ -63,8 +54,6 @@ def test_shadow_reading_on_a_structured_light_image_clears_no_grasp_that_collide
     """The whole structured-light model (edge bands on both sides of each step, material blobs, noise): the shadow
     reading clears many more grasps (105 vs 27 without; 89 keeping 3 px as holes) and none that collides unless the
     undamaged image clears it too."""
-    from dexnet.collision import grasps_collide
-
     scene, _, _ = shadowed_box(0.075)
     raw = apply_sensor(scene.depth, scene.camera, "structured_light", np.random.default_rng(0))
     holes, filled = missing(raw), inpaint(raw)
@@ -73,12 +62,6 @@ def test_shadow_reading_on_a_structured_light_image_clears_no_grasp_that_collide
     depth, left = read_emitter_shadows(filled, holes)
     clear = gripper_clear(depth, sampled, scene.camera, config.gripper, table_normal(filled, scene.camera), holes=left)
     truth = gripper_clear(scene.depth, sampled, scene.camera, config.gripper, table_normal(scene.depth, scene.camera))
-    rotation, origin = scene.world_camera[:3, :3], scene.world_camera[:3, 3]
-    centres = scene.camera.deproject_pixels(sampled.centers, sampled.depths) @ rotation.T + origin
-    axes = np.column_stack([np.cos(sampled.angles), np.sin(sampled.angles), np.zeros(len(sampled))]) @ rotation.T
-    axes[:, 2] = 0.0
-    box = trimesh.creation.box(scene.size).apply_transform(scene.world_object)
-    collides = grasps_collide(box, centres, axes / np.linalg.norm(axes, axis=1, keepdims=True), config.gripper,
-                              table_clearance=0.0)
+    collides = scene.mesh_collisions(sampled, config.gripper)
     assert clear.sum() >= 95
     assert not (clear & collides & ~truth).any()

@@ -2,7 +2,6 @@ import itertools
 
 import numpy as np
 import pytest
-import trimesh
 from conftest import Scene
 from heuristic_model import heuristic_q
 
@@ -306,19 +305,11 @@ def test_gripper_clear_never_clears_a_grasp_the_true_box_blocks(size, camera_pos
     no grasp the image check clears collides. A tilted camera sees the grasp centre off the box's middle, so a rim
     can sit under an open finger: its own footprint is always checked. The image check stays stricter (the sweep,
     the margin), but not blind to what the camera cannot see."""
-    from dexnet.collision import grasps_collide
-
     scene = Scene(size=size, camera_position=camera_position)
     config = PolicyConfig()
     sampled = sample_antipodal(scene.depth, scene.camera, np.random.default_rng(0), 1000, scene.mask, config.sampler)
     clear = gripper_clear(scene.depth, sampled, scene.camera, config.gripper, table_normal(scene.depth, scene.camera))
-    rotation, origin = scene.world_camera[:3, :3], scene.world_camera[:3, 3]
-    centres = scene.camera.deproject_pixels(sampled.centers, sampled.depths) @ rotation.T + origin
-    axes = np.column_stack([np.cos(sampled.angles), np.sin(sampled.angles), np.zeros(len(sampled))]) @ rotation.T
-    axes[:, 2] = 0.0
-    box = trimesh.creation.box(scene.size).apply_transform(scene.world_object)
-    collides = grasps_collide(box, centres, axes / np.linalg.norm(axes, axis=1, keepdims=True), config.gripper,
-                              table_clearance=0.0)
+    collides = scene.mesh_collisions(sampled, config.gripper)
     assert clear.sum() >= 10
     assert not (clear & collides).any()
 
@@ -329,7 +320,6 @@ def test_gripper_clear_reads_unmeasured_pixels_along_the_rays():
     filled depth is nearer (the ray reading). Without that, 2 grasps cleared here collide with the true box."""
     from scipy import ndimage
 
-    from dexnet.collision import grasps_collide
     from gqcnn_core.depth import inpaint
 
     scene = Scene(size=(0.03, 0.07, 0.05), camera_position=(0.05, 0.15, 0.66))
@@ -341,12 +331,6 @@ def test_gripper_clear_reads_unmeasured_pixels_along_the_rays():
     sampled = sample_antipodal(filled, scene.camera, np.random.default_rng(0), 1000, scene.mask, config.sampler)
     clear = gripper_clear(filled, sampled, scene.camera, config.gripper, table_normal(filled, scene.camera),
                           holes=holes)
-    rotation, origin = scene.world_camera[:3, :3], scene.world_camera[:3, 3]
-    centres = scene.camera.deproject_pixels(sampled.centers, sampled.depths) @ rotation.T + origin
-    axes = np.column_stack([np.cos(sampled.angles), np.sin(sampled.angles), np.zeros(len(sampled))]) @ rotation.T
-    axes[:, 2] = 0.0
-    box = trimesh.creation.box(scene.size).apply_transform(scene.world_object)
-    collides = grasps_collide(box, centres, axes / np.linalg.norm(axes, axis=1, keepdims=True), config.gripper,
-                              table_clearance=0.0)
+    collides = scene.mesh_collisions(sampled, config.gripper)
     assert clear.sum() >= 50
     assert not (clear & collides).any()
