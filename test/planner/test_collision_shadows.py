@@ -21,6 +21,18 @@ def shadowed_box(baseline: float) -> tuple[Scene, np.ndarray, np.ndarray]:
     return scene, holes, inpaint(np.where(holes, np.nan, scene.depth))
 
 
+def check_with_shadows_read(scene: Scene, filled: np.ndarray, holes: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For 1000 grasps sampled on the sensed image: cleared by the check with the shadows read, cleared on the
+    undamaged image, and colliding in the labels' mesh check."""
+    config = PolicyConfig()
+    sampled = sample_antipodal(filled, scene.camera, np.random.default_rng(0), 1000, scene.mask, config.sampler)
+    depth, left = read_emitter_shadows(filled, holes)
+    clear = gripper_clear(depth, sampled, scene.camera, config.gripper, table_normal(filled, scene.camera), holes=left)
+    truth = gripper_clear(scene.depth, sampled, scene.camera, config.gripper, table_normal(scene.depth, scene.camera))
+    return clear, truth, scene.mesh_collisions(sampled, config.gripper)
+
+
 def test_emitter_shadows_are_found_on_the_side_away_from_the_emitter_either_way():
     for baseline in (0.075, -0.075):
         scene, holes, filled = shadowed_box(baseline)
@@ -37,12 +49,7 @@ def test_gripper_clear_reads_a_shadow_as_the_far_surface_it_falls_on():
     image clears; 67 keeping 3 px next to the box as holes, 39 without the shadow reading), and none of them
     collides unless the undamaged image clears it too."""
     scene, holes, filled = shadowed_box(0.075)
-    config = PolicyConfig()
-    sampled = sample_antipodal(filled, scene.camera, np.random.default_rng(0), 1000, scene.mask, config.sampler)
-    depth, left = read_emitter_shadows(filled, holes)
-    clear = gripper_clear(depth, sampled, scene.camera, config.gripper, table_normal(filled, scene.camera), holes=left)
-    truth = gripper_clear(scene.depth, sampled, scene.camera, config.gripper, table_normal(scene.depth, scene.camera))
-    collides = scene.mesh_collisions(sampled, config.gripper)
+    clear, truth, collides = check_with_shadows_read(scene, filled, holes)
     assert truth.sum() >= 200
     assert clear.sum() >= 120
     # The check clears 5 grasps on this box that collide even from the undamaged image (deep grasps beside its 8 cm
@@ -57,11 +64,6 @@ def test_shadow_reading_on_a_structured_light_image_clears_no_grasp_that_collide
     scene, _, _ = shadowed_box(0.075)
     raw = apply_sensor(scene.depth, scene.camera, "structured_light", np.random.default_rng(0))
     holes, filled = missing(raw), inpaint(raw)
-    config = PolicyConfig()
-    sampled = sample_antipodal(filled, scene.camera, np.random.default_rng(0), 1000, scene.mask, config.sampler)
-    depth, left = read_emitter_shadows(filled, holes)
-    clear = gripper_clear(depth, sampled, scene.camera, config.gripper, table_normal(filled, scene.camera), holes=left)
-    truth = gripper_clear(scene.depth, sampled, scene.camera, config.gripper, table_normal(scene.depth, scene.camera))
-    collides = scene.mesh_collisions(sampled, config.gripper)
+    clear, truth, collides = check_with_shadows_read(scene, filled, holes)
     assert clear.sum() >= 95
     assert not (clear & collides & ~truth).any()
