@@ -124,7 +124,7 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
         if holes is not None:
             points = (centre[alive, None, :] + x[..., None] * axis[alive, None, :]
                       + y[..., None] * across[alive, None, :] + height * up)
-            pixels = points[..., :2] / points[..., 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
+            pixels = camera.project(points)
             rows = np.clip(np.round(pixels[..., 1]).astype(int), 0, depth.shape[0] - 1)
             cols = np.clip(np.round(pixels[..., 0]).astype(int), 0, depth.shape[1] - 1)
             free &= ~holes[rows, cols] | (depth[rows, cols] > points[..., 2])
@@ -143,7 +143,7 @@ def in_view(camera: CameraIntrinsics, centre: np.ndarray, axis: np.ndarray, acro
     for half_x, half_y, low, high in boxes:
         for sx, sy, height in itertools.product((-1, 1), (-1, 1), (low, high)):
             corner = (centre + (sx * np.asarray(half_x))[..., None] * axis + sy * half_y * across + height * up)
-            pixel = corner[:, :2] / corner[:, 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
+            pixel = camera.project(corner)
             ok &= (corner[:, 2] > 0) & (pixel >= -0.5).all(axis=1) & (pixel < np.array(camera.shape[::-1]) - 0.5).all(
                 axis=1)
     return ok
@@ -177,7 +177,7 @@ class TableHeights:
         self.e2 = np.cross(self.up, self.e1)
         # The pixels that can see into the region: the centres' bounding box widened by the reach as seen at the
         # nearest height a checked point has (the palm's top), plus the hidden span.
-        pixels = centres[:, :2] / centres[:, 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
+        pixels = camera.project(centres)
         pad = (reach + hidden_span) * max(camera.fx, camera.fy) / max(nearest, 0.05)
         u0, v0 = np.maximum(np.floor(pixels.min(axis=0) - pad).astype(int), 0)
         u1, v1 = np.minimum(np.ceil(pixels.max(axis=0) + pad).astype(int) + 1, (depth.shape[1], depth.shape[0]))
@@ -235,12 +235,16 @@ def read_emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float = 0.0
     rows_with_holes = np.flatnonzero(holes.any(axis=1))  # other rows hold no run and cast no vote: skip them
     if len(rows_with_holes) == 0:
         return depth, holes
-    if len(rows_with_holes) < depth.shape[0]:
-        read_depth, read_holes = read_emitter_shadows(depth[rows_with_holes], holes[rows_with_holes], jump,
-                                                      near_band_px)
-        depth, holes = depth.copy(), holes.copy()
-        depth[rows_with_holes], holes[rows_with_holes] = read_depth, read_holes
-        return depth, holes
+    shadow_depth, shadow = _emitter_shadows(depth[rows_with_holes], holes[rows_with_holes], jump, near_band_px)
+    read_depth, left_holes = depth.copy(), holes.copy()
+    read_depth[rows_with_holes] = np.where(shadow, shadow_depth, depth[rows_with_holes])
+    left_holes[rows_with_holes] &= ~shadow
+    return read_depth, left_holes
+
+
+def _emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float, near_band_px: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(far-surface depth, shadow mask) of `read_emitter_shadows` on image rows that all hold holes."""
     width = depth.shape[1]
     u = np.broadcast_to(np.arange(width), depth.shape)
     left = np.maximum.accumulate(np.where(holes, -1, u), axis=1)  # nearest measured pixel on each side in the row
@@ -251,9 +255,5 @@ def read_emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float = 0.0
     right_depth = np.where(bounded, depth[rows, np.clip(right, 0, width - 1)], np.nan)
     starts = bounded & (u == left + 1)  # one pixel per run
     if (starts & (right_depth < left_depth - jump)).sum() >= (starts & (left_depth < right_depth - jump)).sum():
-        shadow = bounded & (right_depth < left_depth - jump) & (right - u > near_band_px)
-        far = left_depth
-    else:
-        shadow = bounded & (left_depth < right_depth - jump) & (u - left > near_band_px)
-        far = right_depth
-    return np.where(shadow, far, depth), holes & ~shadow
+        return left_depth, bounded & (right_depth < left_depth - jump) & (right - u > near_band_px)
+    return right_depth, bounded & (left_depth < right_depth - jump) & (u - left > near_band_px)
