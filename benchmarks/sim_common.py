@@ -63,8 +63,9 @@ def parse_sim_overrides(pairs: list[str]) -> dict:
 
 def worker_pool(workers: int) -> Pool:
     """A pool of `workers` spawned processes, each with single-threaded BLAS and OpenMP (unless the environment
-    says otherwise): with OpenBLAS's default of one thread per core, CEM's Gaussian-mixture fits cost 15x the CPU
-    (182 vs 12 ms a fit, threads spinning against the other worker; 2 cores, 2026-12-03) for identical results."""
+    says otherwise): two workers on 2 cores leave no core for library threads, which only spin against the other
+    worker (CEM's mixture fits cost 15x the CPU that way, 182 vs 12 ms a fit, 2026-12-03, before gqcnn_planner.cem
+    limited its own fits)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")  # read by the workers' numpy / scipy / sklearn at import
     return get_context("spawn").Pool(workers)
