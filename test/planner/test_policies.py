@@ -10,7 +10,7 @@ from gqcnn_core.crop import grasp_aligned_crops
 from gqcnn_core.gripper import Gripper
 from gqcnn_core.model import GQCNN
 from gqcnn_planner.cem import cross_entropy_rounds
-from gqcnn_planner.collision import gripper_clear, table_normal
+from gqcnn_planner.collision import gripper_clear, sensed_surface, table_normal
 from gqcnn_planner.errors import CanceledError, InvalidInputError, NoValidGraspError
 from gqcnn_planner.policies import POLICIES, PlanContext, PolicyConfig, plan
 from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
@@ -317,7 +317,8 @@ def test_gripper_clear_never_clears_a_grasp_the_true_box_blocks(size, camera_pos
 def test_gripper_clear_reads_unmeasured_pixels_along_the_rays():
     """Dropouts (6-10 px blobs) on and around the box, inpainted as the planner does: where nothing was measured the
     filled surface's place in the height field is a guess, so points seen through a hole are also blocked when the
-    filled depth is nearer (the ray reading). Without that, 2 grasps cleared here collide with the true box."""
+    filled depth is nearer (the ray reading). Without that, 2 grasps cleared here collide with the true box. Read as
+    the planner reads them (`sensed_surface`), only the blobs across the box's rim keep that reading."""
     from scipy import ndimage
 
     from gqcnn_core.depth import inpaint
@@ -329,8 +330,10 @@ def test_gripper_clear_reads_unmeasured_pixels_along_the_rays():
     filled = inpaint(np.where(holes, np.nan, scene.depth))
     config = PolicyConfig()
     sampled = sample_antipodal(filled, scene.camera, np.random.default_rng(0), 1000, scene.mask, config.sampler)
-    clear = gripper_clear(filled, sampled, scene.camera, config.gripper, table_normal(filled, scene.camera),
-                          holes=holes)
+    depth, across_steps = sensed_surface(filled, holes)
+    assert 0 < across_steps.sum() < 0.6 * holes.sum()
+    clear = gripper_clear(depth, sampled, scene.camera, config.gripper, table_normal(filled, scene.camera),
+                          holes=across_steps)
     collides = scene.mesh_collisions(sampled, config.gripper)
     assert clear.sum() >= 50
     assert not (clear & collides).any()

@@ -219,6 +219,16 @@ class TableHeights:
         return np.where(inside, surface, np.inf)
 
 
+def sensed_surface(depth: np.ndarray, holes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(depth, holes) as `gripper_clear` reads an inpainted image: emitter shadows read as the far surface they fall
+    on (`read_emitter_shadows`), and of the other holes only those across a depth step kept for the ray reading
+    (`holes_across_steps`)."""
+    if holes is None:
+        return depth, None
+    depth, holes = read_emitter_shadows(depth, holes)
+    return depth, holes_across_steps(depth, holes)
+
+
 def read_emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float = 0.01, near_band_px: int = 2
                          ) -> tuple[np.ndarray, np.ndarray]:
     """(depth, holes) for `gripper_clear`: the holes that are an emitter's occlusion shadow take the depth of the
@@ -257,3 +267,24 @@ def _emitter_shadows(depth: np.ndarray, holes: np.ndarray, jump: float, near_ban
     if (starts & (right_depth < left_depth - jump)).sum() >= (starts & (left_depth < right_depth - jump)).sum():
         return left_depth, bounded & (right_depth < left_depth - jump) & (right - u > near_band_px)
     return right_depth, bounded & (left_depth < right_depth - jump) & (u - left > near_band_px)
+
+
+def holes_across_steps(depth: np.ndarray, holes: np.ndarray, jump: float = 0.01) -> np.ndarray:
+    """The holes whose measured border spans a depth step (sorted border depths with a gap above `jump`).
+
+    A hole inside one surface (dropout on a wall seen at a grazing angle, a speckle on a table) is bordered by depths
+    that change smoothly around it, and filling it continues that surface: the height field can trust it. A hole
+    across an edge (an object's rim and the table behind it) hides where the edge is, so `gripper_clear` reads such
+    holes along the rays. Reading every hole that way blocked the far finger behind any tall object with dropout on
+    its near face, even where the object's own height field showed it clear."""
+    labels, count = ndimage.label(holes, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return holes
+    border = ~holes & ndimage.binary_dilation(holes, structure=np.ones((3, 3), dtype=bool))
+    owner = ndimage.grey_dilation(labels, size=3)[border]  # the hole a border pixel belongs to (one of them, if two)
+    order = np.lexsort((depth[border], owner))
+    owner, border_depth = owner[order], depth[border][order]
+    gaps = (owner[1:] == owner[:-1]) & (np.diff(border_depth) > jump)
+    stepped = np.zeros(count + 1, dtype=bool)
+    stepped[owner[1:][gaps]] = True
+    return holes & stepped[labels]

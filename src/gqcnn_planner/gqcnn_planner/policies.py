@@ -26,7 +26,7 @@ from gqcnn_core.depth import missing
 from gqcnn_core.grasp import Grasp2D
 from gqcnn_core.gripper import Gripper
 from gqcnn_planner.cem import cross_entropy_rounds
-from gqcnn_planner.collision import gripper_clear, read_emitter_shadows, table_normal
+from gqcnn_planner.collision import gripper_clear, sensed_surface, table_normal
 from gqcnn_planner.errors import (  # noqa: F401  (re-exported: the nodes and the CLI import them from here)
     CanceledError,
     InvalidInputError,
@@ -123,7 +123,7 @@ class PlanContext:
     @cached_property
     def _checked_image(self) -> tuple[np.ndarray, np.ndarray | None]:
         """The depth and holes the collision check reads, shadows read once per plan (CEM checks every round)."""
-        return (self.filled, None) if self.holes is None else read_emitter_shadows(self.filled, self.holes)
+        return sensed_surface(self.filled, self.holes)
 
     def evaluate(self, candidates: GraspCandidates) -> np.ndarray:
         """GQ-CNN success probabilities of candidates (timed as inference)."""
