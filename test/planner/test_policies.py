@@ -13,7 +13,7 @@ from gqcnn_planner.cem import cross_entropy_rounds
 from gqcnn_planner.collision import gripper_clear, sensed_surface, table_normal
 from gqcnn_planner.errors import CanceledError, InvalidInputError, NoValidGraspError
 from gqcnn_planner.policies import POLICIES, PlanContext, PolicyConfig, plan
-from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, sample_antipodal
+from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, jaws_reach, sample_antipodal
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,29 @@ def test_cem_is_at_least_as_good_as_ranking_on_the_same_image(scene, model):
         ranking = plan("ranking", scene.depth, scene.camera, model, np.random.default_rng(seed), scene.mask)
         cem = plan("cem", scene.depth, scene.camera, model, np.random.default_rng(seed), scene.mask)
         assert cem.q_value >= ranking.q_value - 1e-6
+
+
+def test_jaws_reach_only_between_the_surface_and_the_floor(scene):
+    config = SamplerConfig()
+    sampled = sample_antipodal(scene.depth, scene.camera, np.random.default_rng(0), 200, scene.mask, config)
+    assert jaws_reach(scene.depth, scene.camera, sampled, config).all()  # the sampler's own depths
+    def moved(depths):
+        return GraspCandidates(sampled.centers, sampled.angles, depths, sampled.widths, sampled.widths_px)
+    top = scene.depth[scene.mask].min()
+    assert not jaws_reach(scene.depth, scene.camera, moved(np.full(len(sampled), top - 0.01)), config).any()
+    table = scene.depth.max()
+    assert not jaws_reach(scene.depth, scene.camera, moved(np.full(len(sampled), table)), config).any()
+    on_table = GraspCandidates(sampled.centers + np.array([0.0, 120.0]), sampled.angles, sampled.depths, sampled.widths,
+                               sampled.widths_px)  # the same grasps 12 cm beside the object: closing on nothing
+    assert not jaws_reach(scene.depth, scene.camera, on_table, config).any()
+
+
+def test_cem_samples_only_grasps_the_jaws_can_reach(scene, model):
+    """CEM's mixture samples are not built from contacts: one above the object would close on air."""
+    planned = plan("cem", scene.depth, scene.camera, model, np.random.default_rng(0), scene.mask,
+                   config=PolicyConfig(top_k=1000))
+    assert len(planned.candidates) > 250  # the seeds and the rounds' samples
+    assert jaws_reach(scene.depth, scene.camera, planned.candidates, SamplerConfig()).all()
 
 
 def test_progress_and_cancel(scene, model):

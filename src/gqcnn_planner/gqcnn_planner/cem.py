@@ -11,7 +11,7 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import ThreadpoolController
 
 from gqcnn_core.camera import CameraIntrinsics
-from gqcnn_planner.sampling import GraspCandidates, SamplerConfig
+from gqcnn_planner.sampling import GraspCandidates, SamplerConfig, jaws_reach
 
 if TYPE_CHECKING:
     from gqcnn_planner.policies import PlanContext
@@ -49,8 +49,9 @@ def cross_entropy_rounds(context: PlanContext, seeds: GraspCandidates,
                               random_state=int(context.rng.integers(2**31 - 1)))
         with _THREADPOOLS.limit(limits=1, user_api="blas"):
             gmm.fit(grasp_features(elite))
-        samples = context.collision_free(
-            candidates_from_features(gmm.sample(config.cem_samples)[0], context.camera, config.sampler))
+        samples = candidates_from_features(gmm.sample(config.cem_samples)[0], context.camera, config.sampler)
+        samples = samples.subset(np.flatnonzero(jaws_reach(context.filled, context.camera, samples, config.sampler)))
+        samples = context.collision_free(samples)
         if near_object is not None and len(samples):
             c = np.round(samples.centers).astype(int)
             samples = samples.subset(np.flatnonzero(near_object[c[:, 1], c[:, 0]]))

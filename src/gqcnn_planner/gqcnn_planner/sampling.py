@@ -190,29 +190,44 @@ def spread_out(centers: np.ndarray, angles: np.ndarray, count: int, config: Samp
     return np.sort(first)[:count]
 
 
+def jaw_depth_range(depth: np.ndarray, camera: CameraIntrinsics, p1: np.ndarray, p2: np.ndarray,
+                    config: SamplerConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(top, deepest) for jaw pixel pairs: the nearest surface between the jaws, and the deepest the fingertips
+    can go, `table_clearance` above what lies just outside the contacts (the table, or another part of the object)."""
+    steps = np.linspace(0.0, 1.0, 16)
+    line = p1[:, None, :] + (p2 - p1)[:, None, :] * steps[None, :, None]
+    rows = np.clip(np.round(line[..., 1]).astype(int), 0, depth.shape[0] - 1)
+    cols = np.clip(np.round(line[..., 0]).astype(int), 0, depth.shape[1] - 1)
+    top = depth[rows, cols].min(axis=1)
+    outward = (p2 - p1) / np.maximum(np.linalg.norm(p2 - p1, axis=1, keepdims=True), 1e-9)
+    finger_px = np.maximum(config.width_margin * camera.fx / top, 2.0)[:, None]
+    fingers = np.stack([p1 - outward * finger_px, p2 + outward * finger_px], axis=1)
+    rows = np.clip(np.round(fingers[..., 1]).astype(int), 0, depth.shape[0] - 1)
+    cols = np.clip(np.round(fingers[..., 0]).astype(int), 0, depth.shape[1] - 1)
+    return top, depth[rows, cols].min(axis=1) - config.table_clearance
+
+
+def jaws_reach(depth: np.ndarray, camera: CameraIntrinsics, candidates: GraspCandidates,
+               config: SamplerConfig) -> np.ndarray:
+    """(N,) bool: the gripper depth lies where `with_depths` puts its grasps, at least `min_jaw_overlap` below the
+    surface between the jaws and no deeper than the fingertips can go. For grasps not built from contact pairs
+    (CEM's samples): one above the object closes on air, one below the floor is stopped before it."""
+    ends = candidates.endpoints_px()
+    top, deepest = jaw_depth_range(depth, camera, ends[:, 0], ends[:, 1], config)
+    return (candidates.depths >= top + config.min_jaw_overlap) & (candidates.depths <= deepest + 1e-6)
+
+
 def with_depths(
     depth: np.ndarray, camera: CameraIntrinsics, p1: np.ndarray, p2: np.ndarray, centers: np.ndarray,
     angles: np.ndarray, rng: np.random.Generator, config: SamplerConfig,
 ) -> GraspCandidates:
     """Gripper depths between the surface under the jaws and the table, `depth_samples_per_grasp` each; pairs
     whose fingertips cannot reach `min_jaw_overlap` below the surface between the jaws are dropped."""
-    steps = np.linspace(0.0, 1.0, 16)
-    line = p1[:, None, :] + (p2 - p1)[:, None, :] * steps[None, :, None]
-    rows = np.clip(np.round(line[..., 1]).astype(int), 0, depth.shape[0] - 1)
-    cols = np.clip(np.round(line[..., 0]).astype(int), 0, depth.shape[1] - 1)
-    top = depth[rows, cols].min(axis=1)  # nearest surface between the jaws
-    # What lies just outside the contacts, where the fingers descend, bounds how deep they can go.
-    outward = (p2 - p1) / np.maximum(np.linalg.norm(p2 - p1, axis=1, keepdims=True), 1e-9)
-    finger_px = np.maximum(config.width_margin * camera.fx / top, 2.0)[:, None]
-    fingers = np.stack([p1 - outward * finger_px, p2 + outward * finger_px], axis=1)
-    rows = np.clip(np.round(fingers[..., 1]).astype(int), 0, depth.shape[0] - 1)
-    cols = np.clip(np.round(fingers[..., 0]).astype(int), 0, depth.shape[1] - 1)
-    floor = depth[rows, cols].min(axis=1)
+    top, deepest = jaw_depth_range(depth, camera, p1, p2, config)
     n = max(config.depth_samples_per_grasp, 1)
     # Stratified: the n depths of one pair cover the offset range instead of clustering by chance.
     strata = (np.arange(n)[None, :] + rng.uniform(size=(len(top), n))) / n
     offsets = config.min_depth_offset + strata * (config.max_depth_offset - config.min_depth_offset)
-    deepest = floor - config.table_clearance
     wanted = top[:, None] + offsets
     clamped = wanted >= deepest[:, None]
     distinct = ~clamped | (np.cumsum(clamped, axis=1) == 1)  # strata clamped to the same depth: keep one
