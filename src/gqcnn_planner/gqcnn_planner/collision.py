@@ -280,8 +280,9 @@ def holes_across_steps(depth: np.ndarray, holes: np.ndarray, jump: float = 0.01)
     labels, count = ndimage.label(holes, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return holes
-    border = ~holes & ndimage.binary_dilation(holes, structure=np.ones((3, 3), dtype=bool))
-    owner = ndimage.grey_dilation(labels, size=3)[border]  # the hole a border pixel belongs to (one of them, if two)
+    owner = ndimage.grey_dilation(labels, size=3)  # the hole a pixel borders (one of them, if two)
+    border = ~holes & (owner > 0)
+    owner = owner[border]
     order = np.lexsort((depth[border], owner))
     owner, border_depth = owner[order], depth[border][order]
     gaps = (owner[1:] == owner[:-1]) & (np.diff(border_depth) > jump)
