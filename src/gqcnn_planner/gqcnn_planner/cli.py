@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", required=True, type=Path, help="depth.npy (metres) or depth.png (16-bit mm)")
     parser.add_argument("--intrinsics", required=True, type=Path, help="camera_info YAML (camera_calibration_parsers)")
     parser.add_argument("--segmask", type=Path, help="object mask PNG (nonzero = object)")
-    parser.add_argument("--policy", default="cem", help="ranking, cem, random or igq (default: cem)")
+    parser.add_argument("--policy", default="ranking", help="ranking, cem, random or igq (default: ranking)")
     parser.add_argument("--num-candidates", type=int, help="candidates (ranking) or CEM seeds")
     parser.add_argument("--model", default=default_model_path(), help="ONNX GQ-CNN (default: the shipped model)")
     parser.add_argument("--gripper", type=Path, help="gripper YAML as config/gripper_yumi.yaml (default: ABB YuMi)")

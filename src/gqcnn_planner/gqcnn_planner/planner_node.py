@@ -68,7 +68,7 @@ class PlannerSettings:
     """The planner's ROS parameters (config/planner.yaml); dynamic ones apply to the next goal."""
 
     model_path: str = setting("", "ONNX GQ-CNN with its model card beside it (empty: shipped model)")
-    policy: str = setting("cem", "default policy", choices=POLICIES, dynamic=True)
+    policy: str = setting("ranking", "default policy", choices=POLICIES, dynamic=True)
     num_candidates: int = setting(_POLICY.num_candidates, "antipodal candidates (ranking) or CEM seeds",
                                   low=1, high=100000, dynamic=True)
     top_k: int = setting(_POLICY.top_k, "candidates returned in the result and drawn in RViz", low=1, high=100000,
