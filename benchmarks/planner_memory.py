@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rclpy.action import ActionClient
 from rclpy.node import Node
 from tqdm import tqdm
 
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_planner.action_client import ThreadSafeActionClient
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
 from gqcnn_planner.ros_thread import RosThread
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with RosThread(args=[]) as ros:
             node = ros.add(Node("planner_memory_client", context=ros.context))
-            client = ActionClient(node, PlanGrasp, "plan_grasp")
+            client = ThreadSafeActionClient(node, PlanGrasp, "plan_grasp")
             if not client.wait_for_server(timeout_sec=60.0):
                 print("planner_memory: plan_grasp did not come up within 60 s", file=sys.stderr)
                 return 1

@@ -89,11 +89,11 @@ def in_process(model: GQCNN, scenes: list[dict], policies: list[str], repeats: i
 
 
 def through_action_server(model_path: str, scenes: list[dict], policies: list[str], repeats: int) -> dict:
-    from rclpy.action import ActionClient
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
     from dexnet_msgs.action import PlanGrasp
+    from gqcnn_planner.action_client import ThreadSafeActionClient
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info, mask_to_image
     from gqcnn_planner.ros_thread import RosThread
@@ -103,7 +103,7 @@ def through_action_server(model_path: str, scenes: list[dict], policies: list[st
     with RosThread() as ros:
         ros.add(PlannerNode(context=ros.context, parameter_overrides=[Parameter("model_path", value=model_path)]))
         client_node = ros.add(Node("planning_time_benchmark", context=ros.context))
-        client = ActionClient(client_node, PlanGrasp, "plan_grasp")
+        client = ThreadSafeActionClient(client_node, PlanGrasp, "plan_grasp")
         client.wait_for_server(timeout_sec=10.0)
         for policy in policies:
             samples = []

@@ -22,7 +22,6 @@ from benchmarks.sim_common import (
 def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     """Run each job's trials with policy `cem` through the two action servers; records as run_object's."""
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    from rclpy.action import ActionClient
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
@@ -30,6 +29,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
     from dexnet.mesh import MeshError
     from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
     from gqcnn_core.gripper import load_gripper
+    from gqcnn_planner.action_client import ThreadSafeActionClient
     from gqcnn_planner.planner_node import PlannerNode
     from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info
     from gqcnn_planner.ros_thread import RosThread
@@ -44,7 +44,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
         ros.add(PlannerNode(context=ros.context, parameter_overrides=[
             Parameter("model_path", value=model), Parameter("gripper_file", value=str(DEFAULT_GRIPPER))]))
         client_node = ros.add(Node("sim_grasping_benchmark", context=ros.context))
-        plan_client = ActionClient(client_node, PlanGrasp, "plan_grasp")
+        plan_client = ThreadSafeActionClient(client_node, PlanGrasp, "plan_grasp")
         plan_client.wait_for_server(timeout_sec=10.0)
         for job in jobs:
             try:
@@ -63,7 +63,7 @@ def ros_trials(jobs: list[dict], model: str) -> list[dict]:
                     Parameter("backend", value="sim"), Parameter("sim_mesh_file", value=str(mesh_file)),
                     Parameter("sim_seed", value=seed), Parameter("allow_low_q", value=True), *preset_parameters,
                     Parameter("sim_table_center", value=list(TABLE_CENTER))]))
-                execute_client = ActionClient(client_node, ExecuteGrasp, "execute_grasp")
+                execute_client = ThreadSafeActionClient(client_node, ExecuteGrasp, "execute_grasp")
                 execute_client.wait_for_server(timeout_sec=10.0)
                 rng = np.random.default_rng(seed)
                 scene = bridge.backend.scene

@@ -1,13 +1,14 @@
 """A PlanGrasp goal with a depth image goes through a real rclpy action server and back."""
 
 import numpy as np
-from rclpy.action import ActionClient, ActionServer
+from rclpy.action import ActionServer
 from rclpy.node import Node
 from ros_waits import DISCOVERY_TIMEOUT
 
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_core.camera import CameraIntrinsics
 from gqcnn_core.grasp import Grasp2D
+from gqcnn_planner.action_client import ThreadSafeActionClient
 from gqcnn_planner.ros_conversions import (
     camera_info_to_intrinsics,
     depth_to_image,
@@ -38,7 +39,7 @@ class NearestPointServer(Node):
 def test_plan_grasp_goal_round_trips_through_rclpy(ros):
     ros.add(NearestPointServer(context=ros.context))
     client_node = ros.add(Node("test_plan_grasp_client", context=ros.context))
-    client = ActionClient(client_node, PlanGrasp, "plan_grasp")
+    client = ThreadSafeActionClient(client_node, PlanGrasp, "plan_grasp")
     assert client.wait_for_server(timeout_sec=DISCOVERY_TIMEOUT)
 
     camera = CameraIntrinsics.primesense()

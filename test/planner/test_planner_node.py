@@ -6,7 +6,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from ros_waits import DISCOVERY_TIMEOUT
@@ -15,6 +14,7 @@ from visualization_msgs.msg import MarkerArray
 
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_core.camera import CameraIntrinsics
+from gqcnn_planner.action_client import ThreadSafeActionClient
 from gqcnn_planner.planner_node import PlannerNode
 from gqcnn_planner.ros_conversions import depth_to_image, intrinsics_to_camera_info, mask_to_image, msg_to_grasp
 
@@ -29,7 +29,7 @@ class Client:
         self.ros = ros
         self.server = ros.add(PlannerNode(context=ros.context, namespace=namespace, parameter_overrides=overrides))
         self.node = ros.add(Node("plan_grasp_test_client", context=ros.context, namespace=namespace))
-        self.action = ActionClient(self.node, PlanGrasp, "plan_grasp")
+        self.action = ThreadSafeActionClient(self.node, PlanGrasp, "plan_grasp")
         assert self.action.wait_for_server(timeout_sec=DISCOVERY_TIMEOUT)
 
     def send(self, goal, feedback=None, timeout=30.0):

@@ -12,7 +12,6 @@ import pytest
 import yaml
 from fake_rws import FakeController, FakeRwsServer
 from geometry_msgs.msg import PoseStamped
-from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -24,6 +23,7 @@ from yumi_scenes import NODE_BOX, grasp_across_short_side
 from dexnet_msgs.action import ExecuteGrasp
 from dexnet_msgs.msg import Grasp
 from gqcnn_core.paths import DEFAULT_GRIPPER_FILE
+from gqcnn_planner.action_client import ThreadSafeActionClient
 from gqcnn_planner.camera_tf_node import STATIC_TF_QOS
 from gqcnn_planner.node_settings import SettingsError
 from gqcnn_planner.ros_conversions import grasp_to_msg, image_to_depth, transform_to_matrix
@@ -38,7 +38,7 @@ def start(ros, **parameters):
     overrides = [Parameter(name, value=value) for name, value in parameters.items()]
     node = ros.add(ExecuteGraspNode(context=ros.context, parameter_overrides=overrides))
     client_node = ros.add(Node("test_execute_grasp_client", context=ros.context))
-    client = ActionClient(client_node, ExecuteGrasp, "execute_grasp")
+    client = ThreadSafeActionClient(client_node, ExecuteGrasp, "execute_grasp")
     assert client.wait_for_server(timeout_sec=DISCOVERY_TIMEOUT)
     return node, client_node, client
 

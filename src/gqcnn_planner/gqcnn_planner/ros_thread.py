@@ -73,6 +73,9 @@ class RosThread:
                   accept_timeout: float = 10.0) -> Any:
         """Send an action goal, block until it is done and return its result message.
 
+        Give it a `gqcnn_planner.action_client.ThreadSafeActionClient`: rclpy's own ActionClient can drop the
+        answer to a goal sent from this (non-executor) thread.
+
         Raises GoalRejectedError when the server rejects the goal, TimeoutError when it is not accepted within
         accept_timeout or has no result within timeout. A goal left unfinished (timeout, Ctrl-C) is canceled, so
         nothing keeps running, a robot motion least of all, after the caller has given up on it.

@@ -16,10 +16,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rclpy.action import ActionClient
 from rclpy.node import Node
 
 from dexnet_msgs.action import ExecuteGrasp, PlanGrasp
+from gqcnn_planner.action_client import ThreadSafeActionClient
 from gqcnn_planner.node_settings import EXIT_BAD_SETTINGS, SettingsError, declare_settings, setting
 from gqcnn_planner.ros_conversions import grasp_msg_summary
 from gqcnn_planner.ros_thread import GoalRejectedError, RosThread
@@ -58,8 +58,8 @@ class PickClient(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pick", **kwargs)
         self.settings = declare_settings(self, PickSettings)
-        self.plan_client = ActionClient(self, PlanGrasp, "plan_grasp")
-        self.execute_client = ActionClient(self, ExecuteGrasp, "execute_grasp")
+        self.plan_client = ThreadSafeActionClient(self, PlanGrasp, "plan_grasp")
+        self.execute_client = ThreadSafeActionClient(self, ExecuteGrasp, "execute_grasp")
 
     def wait_for_servers(self) -> str:
         """'' when both action servers answer, else which ones did not."""
