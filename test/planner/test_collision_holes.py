@@ -28,6 +28,13 @@ def test_only_holes_whose_border_spans_a_step_are_kept():
     kept = holes_across_steps(depth, holes)
     assert kept[8:13, 40:44].all()
     assert kept.sum() == 20
+    # Two holes with one measured table column between them, beside the box top's right and left edges: the column
+    # borders both, so the hole on the box top's edge sees the step whichever of the two is labelled first.
+    for on_box, on_table in ((slice(47, 50), slice(51, 54)), (slice(20, 23), slice(16, 19))):
+        pair = np.zeros_like(holes)
+        pair[14:18, on_box] = pair[14:18, on_table] = True
+        kept = holes_across_steps(depth, pair)
+        assert kept[14:18, on_box].all() and not kept[14:18, on_table].any()
 
 
 def test_a_tall_object_with_dropout_on_its_near_face_keeps_grasps_beside_its_far_side():

@@ -4,7 +4,7 @@ rclpy's ActionClient (jazzy as installed here; fixed upstream by ros2/rclpy#1308
 request and only then registers the future that waits for the answer. When the executor thread takes the answer in
 between, it is dropped ("Ignoring unexpected goal response. There may be more than one action server ...") and the
 future never completes: seen in CI as a plan_grasp goal that timed out, and it can strand `pick` the same way. One
-lock around sending-and-registering and around handling the answers closes the window.
+lock around sending-and-registering, which answers wait for before they are handled, closes the window.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class ThreadSafeActionClient(ActionClient):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Reentrant: a future's done-callback run while an answer is handled may send the next request.
+        # Reentrant: a done-callback of a future completed inside a send (rclpy runs them inline) may send again.
         self._requests = threading.RLock()
 
     def send_goal_async(self, *args: Any, **kwargs: Any) -> Any:
@@ -36,5 +36,9 @@ class ThreadSafeActionClient(ActionClient):
             return super()._get_result_async(goal_handle)
 
     async def execute(self, taken_data: Any) -> None:
+        # A barrier, not held across the await: an answer can only be taken once its request has been sent, which
+        # happens under the lock, so passing it means the request is registered. (Holding a threading lock across
+        # an await could release it on another thread when the executor resumes the task there.)
         with self._requests:
-            await super().execute(taken_data)
+            pass
+        await super().execute(taken_data)

@@ -8,7 +8,7 @@ with `ros2 param set`) or read-only (fixed once the node has started: topics, fi
     class CameraSettings:
         frame_id: str = setting("camera_depth_optical_frame", "optical frame of the published depth")
         fps: int = setting(30, "frames per second", low=1, high=90)
-        policy: str = setting("cem", "default policy", choices=("ranking", "cem"), dynamic=True)
+        policy: str = setting("ranking", "default policy", choices=("ranking", "cem"), dynamic=True)
 
         def __post_init__(self) -> None:  # optional cross-field checks: raise ValueError with a readable reason
             ...
