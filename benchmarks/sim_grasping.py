@@ -159,16 +159,14 @@ def summarise(records: list[dict], methods: list[str]) -> dict:
             for r in rows:
                 if not r["success"]:
                     causes[r["cause"]] = causes.get(r["cause"], 0) + 1
-            # Scenes where the oracle found a collision-free grasp (from the true mesh) but this method none: the
-            # image check was stricter than the gripper needs there (goal 0).
-            missed = sum(t["methods"][method]["cause"] == "no_grasp" and "oracle" in t["methods"]
-                         and t["methods"]["oracle"]["cause"] != "no_grasp"
-                         for r in records if r["set"] == group for t in r["trials"] if method in t["methods"])
-            # Success on the trials where the oracle found a collision-free grasp: in the rest the object mostly lies
-            # wider than the open jaws (a plate lying flat), which no method can change.
-            graspable = [t["methods"][method]["success"] for r in records if r["set"] == group for t in r["trials"]
-                         if method in t["methods"] and "oracle" in t["methods"]
-                         and t["methods"]["oracle"]["cause"] != "no_grasp"]
+            # The trials where the oracle found a collision-free grasp (from the true mesh); in the rest the object
+            # mostly lies wider than the open jaws (a plate lying flat), which no method can change.
+            found = [t["methods"][method] for r in records if r["set"] == group for t in r["trials"]
+                     if method in t["methods"] and "oracle" in t["methods"]
+                     and t["methods"]["oracle"]["cause"] != "no_grasp"]
+            # ... and this method none: the image check was stricter than the gripper needs there (goal 0).
+            missed = sum(row["cause"] == "no_grasp" for row in found)
+            graspable = [row["success"] for row in found]
             table.setdefault(group, {})[method] = {
                 "no_grasp_where_oracle_found": missed if method != "oracle" else None,
                 "trials_where_oracle_found": len(graspable),

@@ -50,11 +50,12 @@ def cross_entropy_rounds(context: PlanContext, seeds: GraspCandidates,
         with _THREADPOOLS.limit(limits=1, user_api="blas"):
             gmm.fit(grasp_features(elite))
         samples = candidates_from_features(gmm.sample(config.cem_samples)[0], context.camera, config.sampler)
-        samples = samples.subset(np.flatnonzero(jaws_reach(context.filled, context.camera, samples, config.sampler)))
-        samples = context.collision_free(samples)
+        # The cheap per-grasp tests first; the collision check, the costly one, runs on what they leave.
         if near_object is not None and len(samples):
             c = np.round(samples.centers).astype(int)
             samples = samples.subset(np.flatnonzero(near_object[c[:, 1], c[:, 0]]))
+        samples = samples.subset(np.flatnonzero(jaws_reach(context.filled, context.camera, samples, config.sampler)))
+        samples = context.collision_free(samples)
         context.times["sampling"] += time.perf_counter() - start
         if len(samples) < 2:
             break

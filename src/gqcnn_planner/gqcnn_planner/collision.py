@@ -60,7 +60,8 @@ def gripper_clear(depth: np.ndarray, candidates: GraspCandidates, camera: Camera
     holes: pixels the sensor did not measure (inpainted in `depth`). Where nothing was measured, where the filled
     surface stands is a guess, so a point seen through a hole is also blocked when the filled depth is nearer than
     the point (the ray reading: solid behind the surface), as before the height field. Pass the image and holes
-    through `read_emitter_shadows` first, so that shadow holes are read as the far surface they lie on."""
+    through `sensed_surface` first (the planner's reading: shadows as the far surface they lie on, and only holes
+    across a depth step kept)."""
     if len(candidates) == 0:
         return np.zeros(0, dtype=bool)
     up = np.array([0.0, 0.0, -1.0]) if up is None else np.asarray(up, dtype=float)
@@ -287,6 +288,8 @@ def holes_across_steps(depth: np.ndarray, holes: np.ndarray, jump: float = 0.01)
     padded = np.pad(labels, 1)
     owners, depths = [], []
     for dv, du in itertools.product((-1, 0, 1), repeat=2):
+        if not (dv or du):
+            continue
         neighbour = padded[1 + dv:1 + dv + rows, 1 + du:1 + du + cols]
         border = ~holes & (neighbour > 0)
         owners.append(neighbour[border])
