@@ -11,6 +11,13 @@ rate leaves room for.
 Writes benchmarks/results/sim_candidates.json: success of all candidates, by q bin, the GQ-CNN's AUC on sim
 outcomes (over all candidates, and within scenes, where ranking acts), and per scene the top-q candidate's success
 against the candidates' mean (random's expectation).
+
+`--save-dataset DIR` also writes every executed candidate as a Dex-Net dataset (`dexnet.dataset`, format 3): the
+crop and gripper depth the GQ-CNN scored, and the outcome in `executed`, which is then the datapoint's label. With
+`--object-split train|val|test` the objects come from that split of the pybullet database instead of the benchmark's
+known / novel sets (train skips the benchmark's known objects) and the trials start at `--first-trial`, so the scenes
+are not the benchmark's. `dexnet train --init` fine-tunes on such a dataset and `dexnet export --calibration-data`
+calibrates q on its val objects: q becomes the probability that the executor's grasp holds. A rerun resumes by object.
 """
 
 from __future__ import annotations
@@ -37,6 +44,49 @@ from benchmarks.sim_common import (
 )
 
 Q_BINS = (0.0, 0.02, 0.1, 0.3, 0.5, 1.0001)
+BENCHMARK_OBJECTS_PER_SET = 20  # sim_grasping's default: these objects never go into --save-dataset's splits
+
+
+class RecordingModel:
+    """The GQ-CNN plus a record of what the planner asked it: crops, gripper depths and q of each call."""
+
+    def __init__(self, model, calls: list | None = None) -> None:
+        self.model = model
+        self.calls = [] if calls is None else calls
+
+    @property
+    def crop_spec(self):
+        return self.model.crop_spec
+
+    def for_camera(self, camera) -> RecordingModel:
+        return RecordingModel(self.model.for_camera(camera), self.calls)
+
+    def predict(self, crops: np.ndarray, depths: np.ndarray) -> np.ndarray:
+        q = self.model.predict(crops, depths)
+        self.calls.append((np.asarray(crops, np.float32).reshape(len(q), *np.shape(crops)[-2:]),
+                           np.asarray(depths, np.float32).reshape(-1), np.asarray(q)))
+        return q
+
+
+def executed_datapoints(record: RecordingModel, planned, successes: list[bool], trial: int, object_id: int,
+                        sensor: str) -> dict[str, np.ndarray]:
+    """The executed candidates of one ranking plan as dataset rows (the crops the GQ-CNN scored, in plan order)."""
+    from dexnet import dataset
+    from gqcnn_core.sensor import SENSOR_PRESETS
+
+    crops, depths, q = record.calls[-1]  # ranking scores its candidates in one call, then sorts them by q
+    order = np.argsort(-q, kind="stable")[: len(successes)]
+    n = len(order)
+    return {
+        "crops": crops[order], "gripper_depth": depths[order], "robust_eq": np.full(n, np.nan),
+        "collision": np.zeros(n, bool), "object_id": np.full(n, object_id), "stable_pose_id": np.zeros(n),
+        "image_id": np.full(n, trial), "grasp_id": np.arange(n), "center_px": planned.candidates.centers[:n],
+        "angle": planned.candidates.angles[:n], "width": planned.candidates.widths[:n],
+        "width_px": planned.candidates.widths_px[:n], "scene_kind": np.zeros(n), "heap_id": np.full(n, -1),
+        "sensor_preset": np.full(n, SENSOR_PRESETS.index(sensor) if sensor in SENSOR_PRESETS else -1),
+        "camera_height": np.full(n, np.nan), "camera_tilt": np.full(n, np.nan),
+        "executed": np.asarray(successes, dtype=np.int8),
+    } if n else dataset.empty_shard()
 
 
 def census_object(job: dict) -> dict:
@@ -56,10 +106,11 @@ def census_object(job: dict) -> dict:
         sim = GraspSimulator(mesh, gripper=gripper, settings=sim_settings(job["preset"], job["sim_overrides"]))
     except (MeshError, RuntimeError, ValueError) as err:
         return {**job, "skipped": str(err), "scenes": []}
-    model = GQCNN.load(job["model"], threads=1)
+    model = RecordingModel(GQCNN.load(job["model"], threads=1))
     config = PolicyConfig(gripper=gripper, top_k=SamplerConfig().max_candidates)  # return every scored one
-    scenes = []
-    for t in range(job["trials"]):
+    scenes, rows = [], []
+    first = job.get("first_trial", 0)
+    for t in range(first, first + job["trials"]):
         scene, depth, mask, _ = observe(sim, job["name"], t)
         try:
             planned = plan("ranking", depth, scene.camera, model, np.random.default_rng(scene.seed), mask,
@@ -74,7 +125,62 @@ def census_object(job: dict) -> dict:
             except GraspRefusedError:
                 successes.append(False)
         scenes.append({"trial": t, "q": [float(q) for q in planned.q_values], "success": successes})
+        if job.get("save_dataset"):
+            rows.append(executed_datapoints(model, planned, successes, t, job["object_id"], sim.settings.sim_sensor))
+    if job.get("save_dataset"):
+        save_object_shard(Path(job["save_dataset"]), job, rows)
     return {**job, "scenes": scenes}
+
+
+def save_object_shard(out: Path, job: dict, rows: list[dict]) -> None:
+    """One object's executed candidates as a shard, then its record beside it (a record always has its shard)."""
+    from dexnet import dataset
+
+    arrays = {k: np.concatenate([r[k] for r in rows]) for k in dataset.FIELDS} if rows else dataset.empty_shard()
+    shard = dataset.shard_name(job["object_id"])
+    count = dataset.write_shard(out / shard, arrays)
+    record = {"id": job["object_id"], "name": job["name"], "split": job["split"], "status": "done", "shard": shard,
+              "count": count, "positives": int(dataset.shard_labels(arrays).sum())}
+    text = json.dumps(record).encode()
+    dataset.atomic_write_bytes((out / shard).with_suffix(".json"), lambda f: f.write(text))
+
+
+def write_executed_manifest(out: Path, args: argparse.Namespace, model_card: dict) -> dict:
+    """The dataset's manifest from the per-object records on disk (so an interrupted run's objects count)."""
+    from dexnet import dataset
+    from gqcnn_core.crop import CROP_TRANSFORM_VERSION
+
+    records = sorted((json.loads(p.read_text()) for p in (out / dataset.SHARD_DIR).glob("obj_*.json")),
+                     key=lambda r: r["id"])
+    count = sum(r["count"] for r in records)
+    positives = sum(r["positives"] for r in records)
+    crop = model_card["crop"]
+    manifest = {
+        "format_version": dataset.FORMAT_VERSION, "kind": "executed grasps (benchmarks.sim_candidates)",
+        "label": "executed: the grasp held in the yumi_bridge simulation",
+        "preset": args.preset, "sim_overrides": parse_sim_overrides(args.sim), "model": Path(args.model).name,
+        "first_trial": args.first_trial, "trials_per_object": args.trials,
+        "crop": {"crop_size": crop["window_px"], "out_size": crop["out_px"],
+                 "transform_version": crop.get("transform_version", CROP_TRANSFORM_VERSION)},
+        "camera": model_card.get("camera"), "objects": records, "count": count,
+        "positive_rate": positives / count if count else None,
+        "split_counts": {s: sum(r["count"] for r in records if r["split"] == s) for s in dataset.SPLITS},
+    }
+    dataset.write_manifest(out, manifest)
+    return manifest
+
+
+def split_objects(split: str, count: int, skip_benchmark: int) -> list[dict]:
+    """The first `count` pybullet objects of a dataset split, after the benchmark's own (known = train, novel =
+    test) so that training data never holds a benchmark object."""
+    from dexnet import dataset
+    from dexnet.mesh import pybullet_object_paths
+
+    chosen = [(i, p) for i, p in enumerate(pybullet_object_paths())
+              if dataset.object_split(f"pybullet/{p.stem}") == split]
+    skip = skip_benchmark if split in ("train", "test") else 0
+    return [{"name": f"pybullet/{p.stem}", "path": str(p), "set": split, "object_id": i}
+            for i, p in chosen[skip : skip + count]]
 
 
 def summarise(records: list[dict]) -> dict:
@@ -129,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sim", action="append", default=[], metavar="NAME=VALUE",
                         help="override a sim setting, as in sim_grasping.py")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--save-dataset", type=Path, metavar="DIR",
+                        help="also write the executed candidates as a Dex-Net dataset (label: the outcome)")
+    parser.add_argument("--object-split", choices=("train", "val", "test"),
+                        help="objects of this dataset split (after the benchmark's) instead of known / novel")
+    parser.add_argument("--first-trial", type=int, default=0, help="first scene index per object")
     args = parser.parse_args(argv)
     if not Path(args.model).is_file():
         print(f"sim_candidates: no model at {args.model}", file=sys.stderr)
@@ -138,11 +249,28 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"sim_candidates: {err}", file=sys.stderr)
         return 2
-    jobs = [{**o, "model": str(args.model), "trials": args.trials, "preset": args.preset, "sim_overrides": overrides}
-            for o in select_objects(args.objects, None)]
+    objects = (split_objects(args.object_split, args.objects, BENCHMARK_OBJECTS_PER_SET) if args.object_split
+               else select_objects(args.objects, None))
+    jobs = [{**o, "model": str(args.model), "trials": args.trials, "first_trial": args.first_trial,
+             "preset": args.preset, "sim_overrides": overrides, "object_id": o.get("object_id", i),
+             "split": args.object_split or {"known": "train", "novel": "test"}[o["set"]],
+             "save_dataset": str(args.save_dataset) if args.save_dataset else None}
+            for i, o in enumerate(objects)]
+    if args.save_dataset:  # resume: objects with a record on disk are done
+        from dexnet import dataset
+
+        done = {j["object_id"] for j in jobs
+                if (args.save_dataset / dataset.shard_name(j["object_id"])).with_suffix(".json").is_file()}
+        jobs = [j for j in jobs if j["object_id"] not in done]
     start = time.perf_counter()
     with worker_pool(args.workers) as pool:
         records = list(tqdm(pool.imap_unordered(census_object, jobs), total=len(jobs), desc="objects", unit="obj"))
+    if args.save_dataset:
+        from gqcnn_core.model import GQCNN
+
+        manifest = write_executed_manifest(args.save_dataset, args, GQCNN.load(args.model).card)
+        print(f"dataset {args.save_dataset}: {manifest['count']} executed grasps of {len(manifest['objects'])} "
+              f"objects, {100 * (manifest['positive_rate'] or 0):.0f} % held")
     report = {"model": str(args.model), "preset": args.preset, "objects_per_set": args.objects,
               "trials_per_object": args.trials,
               "sim_overrides": overrides, "wall_time_s": round(time.perf_counter() - start, 1),

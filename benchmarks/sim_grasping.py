@@ -174,6 +174,9 @@ def summarise(records: list[dict], methods: list[str]) -> dict:
                 "trials": n, "success_rate": wins / n, "ci95": wilson(wins, n),
                 "precision": (sum(r["success"] for r in robust) / len(robust)) if robust else None,
                 "robust_grasp_rate": len(robust) / len(rated) if rated else None,
+                # What the execute node's min_q acts on: a model whose q is P(success) rates what holds high.
+                "median_q_of_successes": float(np.median([r["q"] for r in rated if r["success"]]))
+                if any(r["success"] for r in rated) else None,
                 "planning_time_p50_s": float(np.percentile(times, 50)),
                 "planning_time_p95_s": float(np.percentile(times, 95)), "failure_causes": causes}
     return table
@@ -204,6 +207,10 @@ def markdown(table: dict, skipped: dict[str, str] | None = None) -> str:
             lines.append(f"{group}: success on the {found} of {methods['oracle']['trials']} trials where the oracle "
                          f"found a collision-free grasp (none of its mesh grasps fit the jaws in the others): "
                          f"{', '.join(rates)}.")
+        medians = [f"{method} {m['median_q_of_successes']:.2f}" for method, m in methods.items()
+                   if method in ("ranking", "cem") and m.get("median_q_of_successes") is not None]
+        if medians:
+            lines.append(f"{group}: median q of the successful grasps: {', '.join(medians)}.")
     lines.append("")
     lines.append("Paper (physical YuMi): GQ-CNN 93% on known objects, 80% on novel ones, precision 94-100%.")
     lines += skipped_notes(skipped or {})

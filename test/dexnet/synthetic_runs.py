@@ -16,7 +16,9 @@ from gqcnn_core.crop import CROP_TRANSFORM_VERSION
 OBJECTS, PER_OBJECT = 10, 48
 
 
-def write_synthetic_dataset(root: Path, seed: int = 0) -> Path:
+def write_synthetic_dataset(root: Path, seed: int = 0, executed: bool = False) -> Path:
+    """With `executed`, every grasp also carries an executed outcome, the opposite of its Dex-Net label (robust_eq):
+    a dataset whose labels can only be learned from the outcomes."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:32, 0:32] - 15.5
     records = []
@@ -44,7 +46,8 @@ def write_synthetic_dataset(root: Path, seed: int = 0) -> Path:
         )
         # Fields added by later dataset formats (heaps, sensor presets): alternate values so evaluations per
         # group have something to split; any other new field gets zeros.
-        groups = {"scene_kind": object_id % 2, "sensor_preset": np.arange(n) % 2}
+        groups = {"scene_kind": object_id % 2, "sensor_preset": np.arange(n) % 2,
+                  "executed": (~success).astype(np.int8) if executed else -1}
         for key, dtype in dataset.FIELDS.items():
             if len(arrays[key]) == 0 and key != "crops":
                 arrays[key] = np.zeros(n, dtype) + np.asarray(groups.get(key, 0)).astype(dtype)

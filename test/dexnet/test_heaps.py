@@ -76,12 +76,12 @@ def _at(x: float, y: float, z: float) -> np.ndarray:
 
 
 def test_format_1_shards_read_with_defaults(tmp_path):
-    arrays = {k: v for k, v in dataset.empty_shard().items() if k not in dataset.FORMAT2_DEFAULTS}
+    arrays = {k: v for k, v in dataset.empty_shard().items() if k not in dataset.FIELD_DEFAULTS}
     arrays = {k: np.zeros((3, *v.shape[1:]), v.dtype) for k, v in arrays.items()}
     np.savez(tmp_path / "old.npz", **arrays)
     data = dataset.read_shard(tmp_path / "old.npz")
     assert dataset.check_shard(data) == 3
-    assert np.all(data["heap_id"] == -1) and np.all(data["sensor_preset"] == 0)
+    assert np.all(data["heap_id"] == -1) and np.all(data["sensor_preset"] == 0) and np.all(data["executed"] == -1)
 
 
 def test_a_grasp_under_a_neighbour_collides_in_the_heap_but_not_alone():

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from synthetic_runs import PER_OBJECT
+from synthetic_runs import PER_OBJECT, write_synthetic_dataset
 from synthetic_runs import dexnet_main as main
 
 from dexnet import dataset
@@ -43,6 +43,24 @@ def test_training_learns_and_writes_its_run_files(trained_run):
     config = json.loads((trained_run / "config.json").read_text())
     assert config["crop"]["transform_version"] == CROP_TRANSFORM_VERSION
     assert 0.15 < config["statistics"]["positive_rate"] < 0.45
+
+
+def test_executed_outcomes_are_the_labels_where_present(tmp_path):
+    robust_eq, collision = np.array([0.004, 0.004, 0.001, 0.004]), np.array([False, False, False, True])
+    executed = np.array([-1, 0, 1, -1], dtype=np.int8)
+    assert dataset.shard_labels({"robust_eq": robust_eq, "collision": collision, "executed": executed}).tolist() == [
+        True, False, True, False]
+    # Trained on outcomes that contradict robust_eq, the network learns the outcomes, and "best" follows val AUC.
+    data = write_synthetic_dataset(tmp_path / "executed", executed=True)
+    run = tmp_path / "run"
+    args = ["train", str(data), "--out", str(run), "--steps", "60", "--batch-size", "32", "--eval-every", "20",
+            "--shuffle-buffer", "100", "--threads", "1", "--no-progress", "--seed", "3", "--best-metric", "val_auc"]
+    assert main(args) == 0
+    rows = read_metrics(run)
+    assert rows[-1]["val_auc"] > 0.9
+    summary = json.loads((run / "summary.json").read_text())
+    best = max(rows, key=lambda r: r["val_auc"])
+    assert summary["best"]["step"] == best["step"] and summary["best"]["val_auc"] == pytest.approx(best["val_auc"])
 
 
 def test_stream_skips_to_any_batch_without_changing_the_order(synthetic):

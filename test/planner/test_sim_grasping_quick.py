@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import trimesh
 
@@ -20,6 +21,7 @@ def test_quick_mode_runs_all_methods_and_writes_its_reports(heuristic_model_path
         assert set(sim_grasping.METHODS) <= set(methods), group
         for m in methods.values():
             assert m["trials"] == 1 and 0.0 <= m["success_rate"] <= 1.0
+            assert m["median_q_of_successes"] is None or 0.0 <= m["median_q_of_successes"] <= 1.0
     assert "cem_ros" in report["table"]["novel"]
     assert (tmp_path / "sim_grasping.md").read_text().startswith("| set | method |")
     assert (tmp_path / "sim_grasping_success.png").stat().st_size > 1000
@@ -38,6 +40,33 @@ def test_candidate_census_executes_every_scored_candidate(heuristic_model_path, 
         assert summary["candidates"] > 0
         assert sum(b["candidates"] for b in summary["by_q"]) == summary["candidates"]
         assert 0.0 <= summary["candidate_success_rate"] <= 1.0
+
+
+def test_census_saves_the_executed_candidates_as_a_dataset(heuristic_model_path, tmp_path):
+    from dexnet import dataset
+    from gqcnn_core.model import GQCNN
+
+    out = tmp_path / "executed"
+    args = ["--object-split", "val", "--objects", "1", "--trials", "1", "--first-trial", "1000", "--workers", "1",
+            "--preset", "easy", "--model", str(heuristic_model_path), "--out-dir", str(tmp_path),
+            "--save-dataset", str(out)]
+    assert sim_candidates.main(args) == 0
+    summary = json.loads((tmp_path / "sim_candidates.json").read_text())["sets"]["val"]
+    manifest = dataset.load_manifest(out)
+    assert manifest["count"] == summary["candidates"] > 0 and manifest["split_counts"]["val"] == manifest["count"]
+    [shard] = dataset.split_shards(out, "val")
+    rows = dataset.read_shard(shard)
+    assert dataset.check_shard(rows) == manifest["count"]
+    assert np.all(rows["image_id"] == 1000)  # scenes after the benchmark's own
+    # The labels are the executed outcomes, and the crops are what the GQ-CNN scored, in the plan's order.
+    labels = dataset.shard_labels(rows)
+    assert labels.mean() == pytest.approx(summary["candidate_success_rate"])
+    q = GQCNN.load(heuristic_model_path).predict(rows["crops"], rows["gripper_depth"])
+    assert q[0] == pytest.approx(summary["per_scene"][0]["top_q"], abs=1e-6) and np.all(np.diff(q) <= 1e-6)
+    # A rerun finds the object done and only rewrites the manifest.
+    before = shard.stat().st_mtime_ns
+    assert sim_candidates.main(args) == 0
+    assert shard.stat().st_mtime_ns == before and dataset.load_manifest(out)["count"] == manifest["count"]
 
 
 def test_presets_set_the_physical_conditions():

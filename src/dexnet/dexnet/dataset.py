@@ -22,11 +22,13 @@ A shard holds N datapoints, one per (grasp, image) pair, as parallel arrays:
     sensor_preset   int8    (N,)           index into gqcnn_core.sensor.SENSOR_PRESETS of the image     (format 2)
     camera_height   float32 (N,)           camera height above the table, metres                     (format 2)
     camera_tilt     float32 (N,)           camera optical axis off vertical, radians                  (format 2)
+    executed        int8    (N,)           -1: Dex-Net datapoint; 0 / 1: executed in the sim, failed / held  (format 3)
+                                           (`benchmarks.sim_candidates --save-dataset`)
 
-Format-1 datasets (no heaps, ideal sensor) still load: `read_shard` fills the format-2 fields with
-FORMAT2_DEFAULTS.
+Format-1 and -2 datasets still load: `read_shard` fills the fields they lack with FIELD_DEFAULTS.
 
-Label: robust_eq > EQ_THRESHOLD and not collision (`labels`). Shards are written to a temporary file and
+Label (`shard_labels`): for an executed grasp its outcome; otherwise Dex-Net's, robust_eq > EQ_THRESHOLD and not
+collision (`labels`). Shards are written to a temporary file and
 renamed into place, so a shard either exists whole or not at all and a killed run resumes by object.
 """
 
@@ -41,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 HEAP_ID_OFFSET = 1_000_000  # heap records' ids in manifest["objects"]: after every object id
 EQ_THRESHOLD = 0.002
 SPLITS = ("train", "val", "test")
@@ -68,15 +70,23 @@ FIELDS: dict[str, np.dtype] = {
     "sensor_preset": np.dtype(np.int8),
     "camera_height": np.dtype(np.float32),
     "camera_tilt": np.dtype(np.float32),
+    "executed": np.dtype(np.int8),
 }
-# Values of the format-2 fields for format-1 shards: single objects, ideal sensor, camera not recorded.
-FORMAT2_DEFAULTS = {"scene_kind": 0, "heap_id": -1, "sensor_preset": 0, "camera_height": np.nan,
-                    "camera_tilt": np.nan}
+# Values of later formats' fields for older shards: single objects, ideal sensor, camera not recorded, not executed.
+FIELD_DEFAULTS = {"scene_kind": 0, "heap_id": -1, "sensor_preset": 0, "camera_height": np.nan,
+                  "camera_tilt": np.nan, "executed": -1}
 
 
 def labels(robust_eq: np.ndarray, collision: np.ndarray, threshold: float = EQ_THRESHOLD) -> np.ndarray:
     """Dex-Net 2.0 label: robust epsilon quality above threshold and collision-free."""
     return (np.asarray(robust_eq) > threshold) & ~np.asarray(collision, dtype=bool)
+
+
+def shard_labels(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Training labels of a shard's rows: the outcome where the grasp was executed, else Dex-Net's label."""
+    dexnet_label = labels(arrays["robust_eq"], arrays["collision"])
+    executed = np.asarray(arrays.get("executed", np.full(len(dexnet_label), -1)))
+    return np.where(executed >= 0, executed == 1, dexnet_label)
 
 
 def object_split(name: str, fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> str:
@@ -142,14 +152,14 @@ def write_shard(path: Path, arrays: dict[str, np.ndarray]) -> int:
 
 
 def read_shard(path: Path, fields: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """The shard's arrays (all FIELDS by default); format-2 fields absent from a format-1 shard get defaults."""
+    """The shard's arrays (all FIELDS by default); fields absent from an older format's shard get FIELD_DEFAULTS."""
     with np.load(path) as data:
         out = {}
         for k in fields or FIELDS:
-            if k in data.files or k not in FORMAT2_DEFAULTS:
+            if k in data.files or k not in FIELD_DEFAULTS:
                 out[k] = data[k]
             else:
-                out[k] = np.full(len(data["robust_eq"]), FORMAT2_DEFAULTS[k], dtype=FIELDS[k])
+                out[k] = np.full(len(data["robust_eq"]), FIELD_DEFAULTS[k], dtype=FIELDS[k])
         return out
 
 

@@ -132,7 +132,7 @@ def score_split(
     for path, count in zip(shards.paths, shards.counts, strict=True):
         arrays = load_rows(path, count, fields=(*TRAIN_FIELDS, *group_fields))
         p = np.asarray(predict(arrays["crops"], arrays["gripper_depth"]), dtype=np.float32)
-        y = dataset.labels(arrays["robust_eq"], arrays["collision"])
+        y = dataset.shard_labels(arrays)
         probs.append(p)
         labels.append(y)
         for f in group_fields:

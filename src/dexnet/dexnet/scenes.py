@@ -105,6 +105,7 @@ def image_datapoints(
         "crops": crops, "gripper_depth": depths[inside], "center_px": centers_px[inside], "angle": angles[inside],
         "width_px": widths_px[inside], "sensor_preset": np.full(n, SENSOR_PRESETS.index(preset)),
         "camera_height": np.full(n, camera_height), "camera_tilt": np.full(n, camera_tilt),
+        "executed": np.full(n, -1),
     }
 
 
@@ -115,7 +116,7 @@ def _finish(rows: list[dict], spec, shard_path: Path, entry: dict) -> dict:
     count = len(arrays["crops"])
     entry = entry | {
         "status": "done", "count": count,
-        "positives": int(dataset.labels(arrays["robust_eq"], arrays["collision"]).sum()),
+        "positives": int(dataset.shard_labels(arrays).sum()),
         "gripper_depth_range": ([round(float(arrays["gripper_depth"].min()), 4),
                                  round(float(arrays["gripper_depth"].max()), 4)] if count else [])}
     text = json.dumps({k: v for k, v in entry.items() if k != "seconds"}).encode()

@@ -20,7 +20,7 @@ import numpy as np
 from dexnet import dataset
 from dexnet.network import CROP_SIZE
 
-TRAIN_FIELDS = ("crops", "gripper_depth", "robust_eq", "collision")
+TRAIN_FIELDS = ("crops", "gripper_depth", "robust_eq", "collision", "executed")
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def iter_epoch_batches(
         return {
             "crops": rows["crops"][perm],
             "gripper_depth": rows["gripper_depth"][perm],
-            "labels": dataset.labels(rows["robust_eq"][perm], rows["collision"][perm]),
+            "labels": dataset.shard_labels(rows)[perm],
         }
 
     pending: dict[str, np.ndarray] | None = None
@@ -149,7 +149,7 @@ def training_statistics(shards: SplitShards, seed: int, max_rows: int) -> dict[s
         depth = arrays["gripper_depth"].astype(np.float64)
         crop_sum, crop_sq, pixels = crop_sum + crops.sum(), crop_sq + np.square(crops).sum(), pixels + crops.size
         depth_sum, depth_sq, rows = depth_sum + depth.sum(), depth_sq + np.square(depth).sum(), rows + len(depth)
-        positives += int(dataset.labels(arrays["robust_eq"], arrays["collision"]).sum())
+        positives += int(dataset.shard_labels(arrays).sum())
         if rows >= max_rows:
             break
     if rows == 0:

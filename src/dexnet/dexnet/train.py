@@ -58,7 +58,7 @@ from dexnet.run_dir import (
     write_metrics,
 )
 from dexnet.stream import SplitShards, training_statistics
-from dexnet.trainer import CLASS_BALANCE_MODES, TrainConfig, Trainer, TrainingFailedError
+from dexnet.trainer import BEST_METRICS, CLASS_BALANCE_MODES, TrainConfig, Trainer, TrainingFailedError
 from dexnet.warm_start import InitialModel, initial_model
 
 __all__ = ["TrainConfig", "TrainingFailedError", "train"]
@@ -213,6 +213,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, help="datapoints per step (default 64)")
     parser.add_argument("--lr", type=float, dest="base_lr", help="base learning rate (default 0.01)")
     parser.add_argument("--class-balance", choices=CLASS_BALANCE_MODES, help="loss weighting (default weighted)")
+    parser.add_argument("--best-metric", choices=BEST_METRICS,
+                        help="validation measure that picks the best weights (default val_accuracy; val_auc for "
+                             "executed-grasp datasets)")
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None, help="no online noise")
     parser.add_argument("--shuffle-buffer", type=int, help="datapoints shuffled together (default 50000)")
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 1000)")
@@ -263,6 +266,6 @@ def run_cli(args: argparse.Namespace) -> int:
     best = summary["best"]
     line = f"trained {summary['steps']} steps ({summary['epochs']:.2f} epochs) in {summary['elapsed_s']:.0f} s"
     if best["step"] >= 0:
-        line += f"; best val accuracy {best['val_accuracy']:.4f} at step {best['step']}"
+        line += f"; best {config.best_metric.replace('_', ' ')} {best[config.best_metric]:.4f} at step {best['step']}"
     print(f"{line}; run in {args.out}")
     return 0

@@ -38,6 +38,9 @@ from dexnet.run_dir import (
 from dexnet.stream import SplitShards, iter_epoch_batches, load_rows
 
 CLASS_BALANCE_MODES = ("weighted", "none")
+# What "best" weights means: accuracy for Dex-Net's labels; AUC for executed grasps (mostly successes, where
+# ordering the candidates is the job and accuracy at q > 0.5 says little).
+BEST_METRICS = ("val_accuracy", "val_auc")
 
 
 class TrainingFailedError(RuntimeError):
@@ -58,6 +61,7 @@ class TrainConfig:
     lr_decay_rate: float = 0.95
     lr_decay_epochs: float = 0.66
     class_balance: str = "weighted"
+    best_metric: str = "val_accuracy"
     augment: bool = True
     shuffle_buffer: int = 50_000  # datapoints shuffled together (~200 MB of crops)
     checkpoint_every: int = 1000  # steps
@@ -70,6 +74,8 @@ class TrainConfig:
         preset(self.preset)  # raises for unknown names
         if self.class_balance not in CLASS_BALANCE_MODES:
             raise ValueError(f"class balance must be one of {', '.join(CLASS_BALANCE_MODES)}, not {self.class_balance}")
+        if self.best_metric not in BEST_METRICS:
+            raise ValueError(f"best metric must be one of {', '.join(BEST_METRICS)}, not {self.best_metric}")
         positive = {
             "epochs": self.epochs,
             "batch_size": self.batch_size,
@@ -123,7 +129,7 @@ def validate(model: GQCNNNet, shards: SplitShards) -> dict[str, float]:
     for path, count in zip(shards.paths, shards.counts, strict=True):
         arrays = load_rows(path, count)
         probs.append(predict_probabilities(model, arrays["crops"], arrays["gripper_depth"]))
-        labels.append(dataset.labels(arrays["robust_eq"], arrays["collision"]))
+        labels.append(dataset.shard_labels(arrays))
     p = np.clip(np.concatenate(probs).astype(np.float64), 1e-7, 1 - 1e-7)
     y = np.concatenate(labels)
     predicted = p > 0.5
@@ -241,8 +247,9 @@ class Trainer:
         if self.val_shards.paths:
             row.update(validate(self.model, self.val_shards))
             self.model.train()
-            if row["val_accuracy"] > self.best["val_accuracy"]:
-                self.best.update(step=self.step, val_accuracy=row["val_accuracy"])
+            score = row[self.config.best_metric]
+            if score > self.best.get(self.config.best_metric, -1.0):
+                self.best.update(step=self.step, val_accuracy=row["val_accuracy"], val_auc=row["val_auc"])
                 save_weights(self.run_dir / BEST_FILE, self.model, step=self.step, val_accuracy=row["val_accuracy"])
         row["elapsed_s"] = self.elapsed()
         write_metrics(self.run_dir, [*read_metrics(self.run_dir), row])
