@@ -61,6 +61,11 @@ def test_executed_outcomes_are_the_labels_where_present(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     best = max(rows, key=lambda r: r["val_auc"])
     assert summary["best"]["step"] == best["step"] and summary["best"]["val_auc"] == pytest.approx(best["val_auc"])
+    # dexnet evaluate orders each image's grasps by the outcomes too (one image per synthetic object).
+    assert main(["evaluate", str(run), str(data), "--split", "val", "--no-progress"]) == 0
+    metrics = json.loads((run / "eval_val" / "metrics.json").read_text())
+    val_objects = len(dataset.split_shards(data, "val"))
+    assert metrics["images_with_both_labels"] == val_objects and metrics["within_image_auc"] > 0.9
 
 
 def test_stream_skips_to_any_batch_without_changing_the_order(synthetic):

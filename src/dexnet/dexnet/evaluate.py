@@ -9,7 +9,8 @@ measured. Writes to DIR (default RUN_DIR/eval_SPLIT or MODEL_eval_SPLIT beside t
                          the success rate of grasps scored q > 0.5 (= precision at threshold 0.5), the expected
                          calibration error with its reliability table (`dexnet.calibrate`), and under `groups`
                          the same per sensor preset and per scene kind (single object / heap) when the dataset
-                         records them per datapoint (format 2)
+                         records them per datapoint (format 2), and the within-image AUC: the mean AUC over the
+                         images holding both outcomes, how well q orders one scene's grasps (what ranking does)
     roc.png              ROC curve (one per group as well)
     reliability.png      reliability diagram: success rate against q per bin (one per group as well)
     training_curves.png  loss and accuracy against step (run directories with a metrics.csv)
@@ -45,6 +46,7 @@ from dexnet.stream import TRAIN_FIELDS, SplitShards, load_rows
 
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 THRESHOLD = 0.5
+IMAGE_FIELDS = ("image_id",)  # with the shard (one object or heap), names the image a grasp was seen in
 GALLERY_SIZE = 16
 
 
@@ -56,6 +58,7 @@ class Scores:
     labels: np.ndarray
     gallery: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # "top"/"bottom" -> crops, p, labels
     groups: dict[str, np.ndarray] = field(default_factory=dict)  # GROUP_FIELDS present in the dataset -> (N,)
+    images: np.ndarray | None = None  # (N,) one id per rendered image (scene), for the within-image AUC
 
 
 # Per-datapoint fields a dataset may record (format 2) and the names of their values.
@@ -127,22 +130,35 @@ def score_split(
     if not shards.paths:
         raise ValueError(f"{dataset_dir}: the '{split}' split has no datapoints")
     group_fields = tuple(f for f in GROUP_FIELDS if f in dataset.FIELDS)
-    probs, labels, gallery, groups = [], [], {}, {f: [] for f in group_fields}
+    probs, labels, gallery, groups, images = [], [], {}, {f: [] for f in group_fields}, []
     bar = tqdm(total=shards.total, unit="grasp", desc=f"evaluate {split}", disable=not progress, dynamic_ncols=True)
     for path, count in zip(shards.paths, shards.counts, strict=True):
-        arrays = load_rows(path, count, fields=(*TRAIN_FIELDS, *group_fields))
+        arrays = load_rows(path, count, fields=(*TRAIN_FIELDS, *group_fields, *IMAGE_FIELDS))
         p = np.asarray(predict(arrays["crops"], arrays["gripper_depth"]), dtype=np.float32)
         y = dataset.shard_labels(arrays)
         probs.append(p)
         labels.append(y)
         for f in group_fields:
             groups[f].append(arrays[f].astype(np.int64))
+        images.append(np.array([f"{path.name}/{i}" for i in arrays["image_id"]]))
         if gallery_size:
             _keep_extremes(gallery, arrays["crops"], p, y, gallery_size)
         bar.update(count)
     bar.close()
     groups = {f: np.concatenate(v) for f, v in groups.items()}
-    return Scores(np.concatenate(probs), np.concatenate(labels), gallery, groups)
+    return Scores(np.concatenate(probs), np.concatenate(labels), gallery, groups, np.concatenate(images))
+
+
+def within_image_auc(probabilities: np.ndarray, labels: np.ndarray, images: np.ndarray) -> dict:
+    """Mean AUC of q over the images whose grasps have both labels, and how many images that is."""
+    from sklearn.metrics import roc_auc_score
+
+    aucs = []
+    for image in np.unique(images):
+        inside = images == image
+        if 0 < labels[inside].sum() < inside.sum():
+            aucs.append(roc_auc_score(labels[inside], probabilities[inside]))
+    return {"within_image_auc": float(np.mean(aucs)) if aucs else None, "images_with_both_labels": len(aucs)}
 
 
 def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, threshold: float = THRESHOLD) -> dict:
@@ -329,6 +345,7 @@ def evaluate(
     metrics = classification_metrics(scores.probabilities, scores.labels)
     metrics["calibration"] = calibration_summary(scores.probabilities, scores.labels)
     metrics["ece"] = metrics["calibration"]["ece"]
+    metrics.update(within_image_auc(scores.probabilities, scores.labels, scores.images))
     groups = group_metrics(scores)
     if groups:
         metrics["groups"] = groups
@@ -380,7 +397,8 @@ def run_cli(args: argparse.Namespace) -> int:
     print(
         f"{args.split}: {metrics['datapoints']} grasps, accuracy {fmt(metrics['accuracy'])}, "
         f"precision {fmt(metrics['precision'])}, recall {fmt(metrics['recall'])}, AUC {fmt(metrics['auc'])}, "
-        f"ECE {fmt(metrics['ece'])}; written to {out}"
+        f"ECE {fmt(metrics['ece'])}, within-image AUC {fmt(metrics['within_image_auc'])} "
+        f"({metrics['images_with_both_labels']} images with both outcomes); written to {out}"
     )
     for warning in metrics["warnings"]:
         print(f"dexnet evaluate: warning: {warning}", file=sys.stderr)
