@@ -74,9 +74,11 @@ def executed_datapoints(record: RecordingModel, planned, successes: list[bool], 
     from dexnet import dataset
     from gqcnn_core.sensor import SENSOR_PRESETS
 
-    crops, depths, q = record.calls[-1]  # ranking scores its candidates in one call, then sorts them by q
+    [(crops, depths, q)] = record.calls  # ranking scores its candidates in one call, then sorts them by q
     order = np.argsort(-q, kind="stable")[: len(successes)]
     n = len(order)
+    if not np.array_equal(q[order], planned.q_values[:n]):
+        raise RuntimeError("the recorded crops do not line up with the plan's candidates")
     return {
         "crops": crops[order], "gripper_depth": depths[order], "robust_eq": np.full(n, np.nan),
         "collision": np.zeros(n, bool), "object_id": np.full(n, object_id), "stable_pose_id": np.zeros(n),
@@ -105,12 +107,16 @@ def census_object(job: dict) -> dict:
         mesh = load_benchmark_object(job["path"], gripper)
         sim = GraspSimulator(mesh, gripper=gripper, settings=sim_settings(job["preset"], job["sim_overrides"]))
     except (MeshError, RuntimeError, ValueError) as err:
+        if job.get("save_dataset"):  # recorded, so a rerun does not load and decompose it again
+            save_object_record(Path(job["save_dataset"]), job, {"status": "skipped", "reason": str(err), "count": 0,
+                                                                "positives": 0})
         return {**job, "skipped": str(err), "scenes": []}
     model = RecordingModel(GQCNN.load(job["model"], threads=1))
     config = PolicyConfig(gripper=gripper, top_k=SamplerConfig().max_candidates)  # return every scored one
     scenes, rows = [], []
     first = job.get("first_trial", 0)
     for t in range(first, first + job["trials"]):
+        model.calls.clear()
         scene, depth, mask, _ = observe(sim, job["name"], t)
         try:
             planned = plan("ranking", depth, scene.camera, model, np.random.default_rng(scene.seed), mask,
@@ -139,27 +145,41 @@ def save_object_shard(out: Path, job: dict, rows: list[dict]) -> None:
     arrays = {k: np.concatenate([r[k] for r in rows]) for k in dataset.FIELDS} if rows else dataset.empty_shard()
     shard = dataset.shard_name(job["object_id"])
     count = dataset.write_shard(out / shard, arrays)
-    record = {"id": job["object_id"], "name": job["name"], "split": job["split"], "status": "done", "shard": shard,
-              "count": count, "positives": int(dataset.shard_labels(arrays).sum())}
+    save_object_record(out, job, {"status": "done", "shard": shard, "count": count,
+                                  "positives": int(dataset.shard_labels(arrays).sum())})
+
+
+def record_path(out: Path, object_id: int) -> Path:
+    from dexnet import dataset
+
+    return (out / dataset.shard_name(object_id)).with_suffix(".json")
+
+
+def save_object_record(out: Path, job: dict, fields: dict) -> None:
+    """The object's manifest record, with the settings that produced it (a resumed run must match them)."""
+    from dexnet import dataset
+
+    record = {"id": job["object_id"], "name": job["name"], "split": job["split"], "settings": job["settings"],
+              **fields}
     text = json.dumps(record).encode()
-    dataset.atomic_write_bytes((out / shard).with_suffix(".json"), lambda f: f.write(text))
+    dataset.atomic_write_bytes(record_path(out, job["object_id"]), lambda f: f.write(text))
 
 
-def write_executed_manifest(out: Path, args: argparse.Namespace, model_card: dict) -> dict:
+def write_executed_manifest(out: Path, settings: dict, model_card: dict) -> dict:
     """The dataset's manifest from the per-object records on disk (so an interrupted run's objects count)."""
     from dexnet import dataset
     from gqcnn_core.crop import CROP_TRANSFORM_VERSION
 
     records = sorted((json.loads(p.read_text()) for p in (out / dataset.SHARD_DIR).glob("obj_*.json")),
                      key=lambda r: r["id"])
+    records = [r if r["status"] == "done" else {**r, "shard": None} for r in records]
     count = sum(r["count"] for r in records)
     positives = sum(r["positives"] for r in records)
     crop = model_card["crop"]
     manifest = {
         "format_version": dataset.FORMAT_VERSION, "kind": "executed grasps (benchmarks.sim_candidates)",
         "label": "executed: the grasp held in the yumi_bridge simulation",
-        "preset": args.preset, "sim_overrides": parse_sim_overrides(args.sim), "model": Path(args.model).name,
-        "first_trial": args.first_trial, "trials_per_object": args.trials,
+        **settings,
         "crop": {"crop_size": crop["window_px"], "out_size": crop["out_px"],
                  "transform_version": crop.get("transform_version", CROP_TRANSFORM_VERSION)},
         "camera": model_card.get("camera"), "objects": records, "count": count,
@@ -234,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sim", action="append", default=[], metavar="NAME=VALUE",
                         help="override a sim setting, as in sim_grasping.py")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--out-dir", type=Path, help=f"report directory (default {RESULTS}; with --save-dataset, DIR)")
     parser.add_argument("--save-dataset", type=Path, metavar="DIR",
                         help="also write the executed candidates as a Dex-Net dataset (label: the outcome)")
     parser.add_argument("--object-split", choices=("train", "val", "test"),
@@ -249,18 +269,28 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"sim_candidates: {err}", file=sys.stderr)
         return 2
+    if args.save_dataset and not args.object_split:
+        print("sim_candidates: --save-dataset needs --object-split (the benchmark's own scenes are not training data)",
+              file=sys.stderr)
+        return 2
+    args.out_dir = args.out_dir or args.save_dataset or RESULTS
     objects = (split_objects(args.object_split, args.objects, BENCHMARK_OBJECTS_PER_SET) if args.object_split
                else select_objects(args.objects, None))
+    # What makes a saved object's rows what they are: a resumed run must use the same.
+    settings = {"model": Path(args.model).name, "preset": args.preset, "sim_overrides": overrides,
+                "first_trial": args.first_trial, "trials": args.trials}
     jobs = [{**o, "model": str(args.model), "trials": args.trials, "first_trial": args.first_trial,
              "preset": args.preset, "sim_overrides": overrides, "object_id": o.get("object_id", i),
-             "split": args.object_split or {"known": "train", "novel": "test"}[o["set"]],
+             "split": args.object_split or {"known": "train", "novel": "test"}[o["set"]], "settings": settings,
              "save_dataset": str(args.save_dataset) if args.save_dataset else None}
             for i, o in enumerate(objects)]
-    if args.save_dataset:  # resume: objects with a record on disk are done
-        from dexnet import dataset
-
-        done = {j["object_id"] for j in jobs
-                if (args.save_dataset / dataset.shard_name(j["object_id"])).with_suffix(".json").is_file()}
+    if args.save_dataset:  # resume: objects with a record on disk are done, if made with these settings
+        saved = [json.loads(p.read_text()) for p in (args.save_dataset / "shards").glob("obj_*.json")]
+        if any(r.get("settings") != settings for r in saved):
+            print(f"sim_candidates: {args.save_dataset} holds grasps saved with other settings (model, preset, --sim, "
+                  "--first-trial, --trials): use another directory", file=sys.stderr)
+            return 2
+        done = {r["id"] for r in saved}
         jobs = [j for j in jobs if j["object_id"] not in done]
     start = time.perf_counter()
     with worker_pool(args.workers) as pool:
@@ -268,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_dataset:
         from gqcnn_core.model import GQCNN
 
-        manifest = write_executed_manifest(args.save_dataset, args, GQCNN.load(args.model).card)
+        manifest = write_executed_manifest(args.save_dataset, settings, GQCNN.load(args.model).card)
         print(f"dataset {args.save_dataset}: {manifest['count']} executed grasps of {len(manifest['objects'])} "
               f"objects, {100 * (manifest['positive_rate'] or 0):.0f} % held")
     report = {"model": str(args.model), "preset": args.preset, "objects_per_set": args.objects,

@@ -138,11 +138,15 @@ def test_existing_dataset_needs_resume_and_same_config(one_worker, mesh_dir, cap
     assert "different configuration" in capsys.readouterr().err
 
 
-def test_inspect_prints_stats_and_writes_a_mosaic(one_worker, capsys):
+def test_inspect_prints_stats_and_writes_a_mosaic(one_worker, capsys, tmp_path):
     assert dexnet_main(["inspect", str(one_worker)]) == 0
     out = capsys.readouterr().out
     assert "positive rate" in out and "mosaic" in out
     assert (one_worker / "inspect_mosaic.png").stat().st_size > 1000
+    # A dataset not written by `dexnet generate` (executed grasps): one line and exit 2, not a traceback.
+    dataset.write_manifest(tmp_path, {"format_version": dataset.FORMAT_VERSION, "objects": []})
+    assert dexnet_main(["inspect", str(tmp_path)]) == 2
+    assert "not written by `dexnet generate`" in capsys.readouterr().err
 
 
 def test_resume_with_fewer_objects_rebuilds_heaps_whose_objects_changed(one_worker, mesh_dir, tmp_path):

@@ -68,6 +68,28 @@ def test_executed_outcomes_are_the_labels_where_present(tmp_path):
     assert metrics["images_with_both_labels"] == val_objects and metrics["within_image_auc"] > 0.9
 
 
+def test_best_weights_follow_the_chosen_metric(synthetic, tmp_path, monkeypatch):
+    from dexnet import trainer
+
+    # Accuracy peaks at step 20, AUC at step 40: each metric must pick its own step.
+    for metric, best_step in (("val_accuracy", 20), ("val_auc", 40), ("nan_auc", None)):
+        scores = iter([(0.9, 0.6), (0.8, 0.9), (0.85, 0.7)] if metric != "nan_auc" else [(0.9, float("nan"))])
+
+        def validate(model, shards, scores=scores):
+            accuracy, auc = next(scores)
+            return {"val_loss": 0.5, "val_balanced_accuracy": 0.5, "val_accuracy": accuracy, "val_auc": auc}
+
+        monkeypatch.setattr(trainer, "validate", validate)
+        config = TrainConfig(steps=60, batch_size=32, eval_every=20, shuffle_buffer=100, seed=3,
+                             best_metric="val_auc" if metric == "nan_auc" else metric)
+        if best_step is None:  # one label in the validation split: AUC is undefined, said instead of ignored
+            with pytest.raises(ValueError, match="val_auc is undefined"):
+                train(synthetic, tmp_path / metric, config, progress=False)
+            assert not (tmp_path / metric).exists()
+            continue
+        assert train(synthetic, tmp_path / metric, config, progress=False)["best"]["step"] == best_step
+
+
 def test_stream_skips_to_any_batch_without_changing_the_order(synthetic):
     shards = SplitShards.of(synthetic, "train")
     full = list(iter_epoch_batches(shards, seed=1, epoch=2, batch_size=16, buffer=100))

@@ -48,10 +48,9 @@ def test_census_saves_the_executed_candidates_as_a_dataset(heuristic_model_path,
 
     out = tmp_path / "executed"
     args = ["--object-split", "val", "--objects", "1", "--trials", "1", "--first-trial", "1000", "--workers", "1",
-            "--preset", "easy", "--model", str(heuristic_model_path), "--out-dir", str(tmp_path),
-            "--save-dataset", str(out)]
+            "--preset", "easy", "--model", str(heuristic_model_path), "--save-dataset", str(out)]
     assert sim_candidates.main(args) == 0
-    summary = json.loads((tmp_path / "sim_candidates.json").read_text())["sets"]["val"]
+    summary = json.loads((out / "sim_candidates.json").read_text())["sets"]["val"]  # the report goes with the data
     manifest = dataset.load_manifest(out)
     assert manifest["count"] == summary["candidates"] > 0 and manifest["split_counts"]["val"] == manifest["count"]
     [shard] = dataset.split_shards(out, "val")
@@ -63,10 +62,14 @@ def test_census_saves_the_executed_candidates_as_a_dataset(heuristic_model_path,
     assert labels.mean() == pytest.approx(summary["candidate_success_rate"])
     q = GQCNN.load(heuristic_model_path).predict(rows["crops"], rows["gripper_depth"])
     assert q[0] == pytest.approx(summary["per_scene"][0]["top_q"], abs=1e-6) and np.all(np.diff(q) <= 1e-6)
-    # A rerun finds the object done and only rewrites the manifest.
+    assert bool(rows["executed"][0]) == summary["per_scene"][0]["top_q_success"]  # ranking's pick's outcome
+    # A rerun finds the object done and only rewrites the manifest; other settings are refused.
     before = shard.stat().st_mtime_ns
     assert sim_candidates.main(args) == 0
     assert shard.stat().st_mtime_ns == before and dataset.load_manifest(out)["count"] == manifest["count"]
+    assert sim_candidates.main([*args, "--trials", "2"]) == 2
+    # The benchmark's own scenes never become training data.
+    assert sim_candidates.main([a for a in args if a not in ("--object-split", "val")]) == 2
 
 
 def test_presets_set_the_physical_conditions():

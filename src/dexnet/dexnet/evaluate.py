@@ -153,11 +153,12 @@ def within_image_auc(probabilities: np.ndarray, labels: np.ndarray, images: np.n
     """Mean AUC of q over the images whose grasps have both labels, and how many images that is."""
     from sklearn.metrics import roc_auc_score
 
+    _, index = np.unique(images, return_inverse=True)
+    order = np.argsort(index, kind="stable")
     aucs = []
-    for image in np.unique(images):
-        inside = images == image
-        if 0 < labels[inside].sum() < inside.sum():
-            aucs.append(roc_auc_score(labels[inside], probabilities[inside]))
+    for rows in np.split(order, np.flatnonzero(np.diff(index[order])) + 1):
+        if 0 < labels[rows].sum() < len(rows):
+            aucs.append(roc_auc_score(labels[rows], probabilities[rows]))
     return {"within_image_auc": float(np.mean(aucs)) if aucs else None, "images_with_both_labels": len(aucs)}
 
 

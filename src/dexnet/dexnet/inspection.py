@@ -71,6 +71,9 @@ def write_mosaic(samples: dict, path: Path, columns: int = 8) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     manifest = dataset.load_manifest(args.dataset)
+    if "counts" not in manifest:
+        raise ValueError(f"{args.dataset}: not written by `dexnet generate` (no generation counts in its manifest; "
+                         "an executed-grasp dataset?): `dexnet evaluate MODEL DATASET` measures a model on it")
     stats = collect(args.dataset, args.samples)
     counts = manifest["counts"]
     eq, collision = stats["robust_eq"], stats["collision"]

@@ -248,6 +248,9 @@ class Trainer:
             row.update(validate(self.model, self.val_shards))
             self.model.train()
             score = row[self.config.best_metric]
+            if np.isnan(score):
+                raise ValueError(f"{self.config.best_metric} is undefined: the validation objects' grasps all have "
+                                 "one label; pick the best weights by --best-metric val_accuracy")
             if score > self.best.get(self.config.best_metric, -1.0):
                 self.best.update(step=self.step, val_accuracy=row["val_accuracy"], val_auc=row["val_auc"])
                 save_weights(self.run_dir / BEST_FILE, self.model, step=self.step, val_accuracy=row["val_accuracy"])
