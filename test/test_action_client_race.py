@@ -3,12 +3,15 @@
 
 import time
 
+import pytest
 from rclpy.action import ActionServer
 from rclpy.node import Node
+from rclpy.task import Future
 from ros_waits import DISCOVERY_TIMEOUT
 
 from dexnet_msgs.action import PlanGrasp
 from gqcnn_planner.action_client import ThreadSafeActionClient
+from gqcnn_planner.ros_thread import GoalUnansweredError
 
 
 class AnswerFirst:
@@ -53,3 +56,32 @@ def test_goals_sent_from_another_thread_complete_when_the_answer_comes_first(ros
         handle = ros.wait(client.send_goal_async(PlanGrasp.Goal()), timeout=10.0)  # from this (non-executor) thread
         assert handle.accepted
         assert ros.wait(handle.get_result_async(), timeout=10.0).result.message == "done"
+
+
+class LosesFirstGoal(ThreadSafeActionClient):
+    """Its first goal request vanishes, as DDS can lose a request sent just after discovery."""
+
+    sent = 0
+
+    def send_goal_async(self, *args, **kwargs):
+        self.sent += 1
+        return Future() if self.sent == 1 else super().send_goal_async(*args, **kwargs)
+
+
+def test_an_unanswered_planning_goal_is_sent_once_more(ros):
+    def execute(goal_handle):
+        goal_handle.succeed()
+        return PlanGrasp.Result(status=PlanGrasp.Result.SUCCESS, message="done")
+
+    server_node = ros.add(Node("resend_server", namespace="resend", context=ros.context))
+    ActionServer(server_node, PlanGrasp, "plan_grasp", execute)
+    client_node = ros.add(Node("resend_client", namespace="resend", context=ros.context))
+    client = LosesFirstGoal(client_node, PlanGrasp, "plan_grasp")
+    assert client.wait_for_server(timeout_sec=DISCOVERY_TIMEOUT)
+    result = ros.send_goal(client, PlanGrasp.Goal(), 10.0, accept_timeout=1.0, resend_unanswered=True)
+    assert result.message == "done" and client.sent == 2
+    # Without resending (goals with side effects: robot motion) the caller hears it and nothing is sent again.
+    client.sent = 0
+    with pytest.raises(GoalUnansweredError, match=r"not answered within 1\.0 s"):
+        ros.send_goal(client, PlanGrasp.Goal(), 10.0, accept_timeout=1.0)
+    assert client.sent == 1

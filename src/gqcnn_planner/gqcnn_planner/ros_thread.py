@@ -32,6 +32,10 @@ class GoalRejectedError(RuntimeError):
     """The action server rejected the goal."""
 
 
+class GoalUnansweredError(TimeoutError):
+    """The action server neither accepted nor rejected the goal in time."""
+
+
 def _cancel_if_accepted(future: Any) -> None:
     handle = future.result() if future.exception() is None else None
     if handle is not None and handle.accepted:
@@ -70,22 +74,34 @@ class RosThread:
         return future.result()
 
     def send_goal(self, client: Any, goal: Any, timeout: float = 60.0, feedback_callback: Any = None,
-                  accept_timeout: float = 10.0) -> Any:
+                  accept_timeout: float = 10.0, resend_unanswered: bool = False) -> Any:
         """Send an action goal, block until it is done and return its result message.
 
         Give it a `gqcnn_planner.action_client.ThreadSafeActionClient`: rclpy's own ActionClient can drop the
         answer to a goal sent from this (non-executor) thread.
 
-        Raises GoalRejectedError when the server rejects the goal, TimeoutError when it is not accepted within
-        accept_timeout or has no result within timeout. A goal left unfinished (timeout, Ctrl-C) is canceled, so
-        nothing keeps running, a robot motion least of all, after the caller has given up on it.
+        Raises GoalRejectedError when the server rejects the goal, GoalUnansweredError (a TimeoutError) when it is
+        not answered within accept_timeout, TimeoutError when it has no result within timeout. A goal left
+        unfinished (timeout, Ctrl-C) is canceled, so nothing keeps running, a robot motion least of all, after the
+        caller has given up on it.
+
+        resend_unanswered: send an unanswered goal once more (the first is canceled if it is accepted late). For
+        goals without side effects (planning): DDS can lose the answer to a request sent just after discovery, when
+        the server has not yet matched the client's response reader (seen once in CI-like runs of `pick`).
         """
-        sent = client.send_goal_async(goal, feedback_callback=feedback_callback)
-        try:
-            handle = self.wait(sent, accept_timeout)
-        except BaseException:
-            sent.add_done_callback(_cancel_if_accepted)  # accepted late: cancel it then
-            raise
+        for attempt in range(2 if resend_unanswered else 1):
+            sent = client.send_goal_async(goal, feedback_callback=feedback_callback)
+            try:
+                handle = self.wait(sent, accept_timeout)
+                break
+            except TimeoutError:
+                sent.add_done_callback(_cancel_if_accepted)  # accepted late: cancel it then
+                if attempt == 0 and resend_unanswered:
+                    continue
+                raise GoalUnansweredError(f"goal not answered within {accept_timeout} s") from None
+            except BaseException:
+                sent.add_done_callback(_cancel_if_accepted)
+                raise
         if not handle.accepted:
             # rclpy would answer a result request for it with an empty result, i.e. status 0 (success).
             raise GoalRejectedError("goal rejected by the action server")

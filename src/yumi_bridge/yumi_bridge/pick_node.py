@@ -73,7 +73,7 @@ class PickClient(Node):
     def plan(self, ros: RosThread, policy: str | None = None) -> PlanGrasp.Result:
         """Raises TimeoutError or GoalRejectedError; a timed-out goal is canceled."""
         goal = PlanGrasp.Goal(policy=self.settings.policy if policy is None else policy)
-        return ros.send_goal(self.plan_client, goal, self.settings.plan_timeout)
+        return ros.send_goal(self.plan_client, goal, self.settings.plan_timeout, resend_unanswered=True)
 
     def execute(self, ros: RosThread, grasp: Any, phases: list[str] | None = None) -> ExecuteGrasp.Result:
         """Raises TimeoutError or GoalRejectedError; a timed-out goal is canceled (the robot stops)."""
