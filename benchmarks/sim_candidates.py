@@ -165,14 +165,20 @@ def save_object_record(out: Path, job: dict, fields: dict) -> None:
     dataset.atomic_write_bytes(record_path(out, job["object_id"]), lambda f: f.write(text))
 
 
+def saved_records(out: Path) -> list[dict]:
+    """The per-object records on disk, by object id: what a resumed run skips and what the manifest lists."""
+    from dexnet import dataset
+
+    return sorted((json.loads(p.read_text()) for p in (out / dataset.SHARD_DIR).glob("obj_*.json")),
+                  key=lambda r: r["id"])
+
+
 def write_executed_manifest(out: Path, settings: dict, model_card: dict) -> dict:
     """The dataset's manifest from the per-object records on disk (so an interrupted run's objects count)."""
     from dexnet import dataset
     from gqcnn_core.crop import CROP_TRANSFORM_VERSION
 
-    records = sorted((json.loads(p.read_text()) for p in (out / dataset.SHARD_DIR).glob("obj_*.json")),
-                     key=lambda r: r["id"])
-    records = [r if r["status"] == "done" else {**r, "shard": None} for r in records]
+    records = [r if r["status"] == "done" else {**r, "shard": None} for r in saved_records(out)]
     count = sum(r["count"] for r in records)
     positives = sum(r["positives"] for r in records)
     crop = model_card["crop"]
@@ -285,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
              "save_dataset": str(args.save_dataset) if args.save_dataset else None}
             for i, o in enumerate(objects)]
     if args.save_dataset:  # resume: objects with a record on disk are done, if made with these settings
-        saved = [json.loads(p.read_text()) for p in (args.save_dataset / "shards").glob("obj_*.json")]
+        saved = saved_records(args.save_dataset)
         if any(r.get("settings") != settings for r in saved):
             print(f"sim_candidates: {args.save_dataset} holds grasps saved with other settings (model, preset, --sim, "
                   "--first-trial, --trials): use another directory", file=sys.stderr)

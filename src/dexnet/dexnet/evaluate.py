@@ -47,6 +47,7 @@ from dexnet.stream import TRAIN_FIELDS, SplitShards, load_rows
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 THRESHOLD = 0.5
 IMAGE_FIELDS = ("image_id",)  # with the shard (one object or heap), names the image a grasp was seen in
+IMAGES_PER_SHARD = 2**31  # image ids are int32: shard index * this + image id is unique
 GALLERY_SIZE = 16
 
 
@@ -132,7 +133,7 @@ def score_split(
     group_fields = tuple(f for f in GROUP_FIELDS if f in dataset.FIELDS)
     probs, labels, gallery, groups, images = [], [], {}, {f: [] for f in group_fields}, []
     bar = tqdm(total=shards.total, unit="grasp", desc=f"evaluate {split}", disable=not progress, dynamic_ncols=True)
-    for path, count in zip(shards.paths, shards.counts, strict=True):
+    for shard_index, (path, count) in enumerate(zip(shards.paths, shards.counts, strict=True)):
         arrays = load_rows(path, count, fields=(*TRAIN_FIELDS, *group_fields, *IMAGE_FIELDS))
         p = np.asarray(predict(arrays["crops"], arrays["gripper_depth"]), dtype=np.float32)
         y = dataset.shard_labels(arrays)
@@ -140,7 +141,7 @@ def score_split(
         labels.append(y)
         for f in group_fields:
             groups[f].append(arrays[f].astype(np.int64))
-        images.append(np.array([f"{path.name}/{i}" for i in arrays["image_id"]]))
+        images.append(shard_index * IMAGES_PER_SHARD + arrays["image_id"].astype(np.int64))
         if gallery_size:
             _keep_extremes(gallery, arrays["crops"], p, y, gallery_size)
         bar.update(count)

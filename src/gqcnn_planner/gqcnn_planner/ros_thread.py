@@ -94,14 +94,13 @@ class RosThread:
             try:
                 handle = self.wait(sent, accept_timeout)
                 break
-            except TimeoutError:
+            except BaseException as err:
                 sent.add_done_callback(_cancel_if_accepted)  # accepted late: cancel it then
+                if not isinstance(err, TimeoutError):
+                    raise
                 if attempt == 0 and resend_unanswered:
                     continue
                 raise GoalUnansweredError(f"goal not answered within {accept_timeout} s") from None
-            except BaseException:
-                sent.add_done_callback(_cancel_if_accepted)
-                raise
         if not handle.accepted:
             # rclpy would answer a result request for it with an empty result, i.e. status 0 (success).
             raise GoalRejectedError("goal rejected by the action server")
